@@ -1,0 +1,104 @@
+//! `sonance bench`: the pipeline's speed and memory on one file, as JSON.
+//!
+//! Figures: realtime factor of rendering every chunk uncached the way the player does (one
+//! chunk at a time, all cores on it), first-chunk latency cold (open + chunk 0, nothing
+//! cached), cached-chunk latency (chunk 0 again, from memory), and peak RSS.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use serde::Serialize;
+use sonance_engine::{Engine, EngineConfig};
+
+use crate::EnhanceArgs;
+
+#[derive(clap::Args)]
+pub struct BenchArgs {
+    /// The audio file.
+    input: PathBuf,
+    #[command(flatten)]
+    enhance: EnhanceArgs,
+    /// Chunk length in seconds.
+    #[arg(long, default_value_t = 30.0)]
+    chunk_seconds: f64,
+    /// Render at most this many chunks, spread evenly over the track (default: all).
+    #[arg(long)]
+    chunks: Option<u64>,
+    /// Encoders per chunk (default: the machine's cores).
+    #[arg(long)]
+    parts: Option<usize>,
+}
+
+#[derive(Serialize)]
+struct Report {
+    input: String,
+    duration_s: f64,
+    chunks_rendered: u64,
+    audio_seconds_rendered: f64,
+    realtime_factor: f64,
+    first_chunk_ms: f64,
+    cached_chunk_ms: f64,
+    peak_rss_mb: f64,
+    parts_per_chunk: usize,
+}
+
+pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
+    let enh = args.enhance.enhancement()?;
+    let mut config = EngineConfig {
+        chunk_seconds: args.chunk_seconds,
+        ..EngineConfig::default()
+    };
+    if let Some(p) = args.parts {
+        config.parts_per_chunk = p.max(1);
+    }
+    let parts = config.parts_per_chunk;
+    let engine = Engine::new(config)?;
+
+    let t = Instant::now();
+    let track = engine.open(&args.input)?;
+    let _first = engine.chunk(&track, 0, &enh)?;
+    let first_chunk_ms = t.elapsed().as_secs_f64() * 1000.0;
+
+    let t = Instant::now();
+    let _again = engine.chunk(&track, 0, &enh)?;
+    let cached_chunk_ms = t.elapsed().as_secs_f64() * 1000.0;
+
+    let count = track.plan().count();
+    let want = args.chunks.unwrap_or(count).clamp(1, count);
+    let picks: Vec<u64> = (0..want).map(|i| i * count / want).collect();
+    let t = Instant::now();
+    let mut seconds = 0.0;
+    for &n in &picks {
+        engine.render_chunk(&track, n, &enh)?;
+        let (a, b) = track.chunk_span_s(n)?;
+        seconds += b - a;
+    }
+    let wall = t.elapsed().as_secs_f64();
+    let report = Report {
+        input: args.input.display().to_string(),
+        duration_s: track.duration_s(),
+        chunks_rendered: want,
+        audio_seconds_rendered: seconds,
+        realtime_factor: seconds / wall.max(1e-9),
+        first_chunk_ms,
+        cached_chunk_ms,
+        peak_rss_mb: peak_rss_mb(),
+        parts_per_chunk: parts,
+    };
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    Ok(())
+}
+
+/// Peak resident set size of this process (Linux: VmHWM), in MB; 0 where unknown.
+fn peak_rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(0.0)
+}

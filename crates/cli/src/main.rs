@@ -1,0 +1,107 @@
+//! `sonance`: the engine from a terminal. Each subcommand is a thin translator over
+//! `sonance_engine::Engine`; output meant for other tools is JSON on stdout.
+
+mod bench;
+mod render;
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use sonance_engine::{Enhancement, Preset};
+
+#[derive(Parser)]
+#[command(
+    name = "sonance",
+    version,
+    about = "Sonance: every track, enhanced, the moment you press play"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Preset and intensity, shared by the commands that render.
+#[derive(clap::Args, Clone)]
+pub struct EnhanceArgs {
+    /// Enhancement preset (see `sonance presets`).
+    #[arg(long, default_value = "bypass")]
+    preset: String,
+    /// How strongly the preset works, 0 (not at all) to 1.
+    #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
+    intensity: f32,
+}
+
+impl EnhanceArgs {
+    fn enhancement(&self) -> anyhow::Result<Enhancement> {
+        let preset: Preset = self.preset.parse()?;
+        Ok(Enhancement::new(preset, self.intensity)?)
+    }
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Render a file to an init segment, WebM/Opus chunks and a manifest.
+    Render(render::RenderArgs),
+    /// Print loudness and format facts of a file as JSON.
+    Analyze {
+        /// The audio file.
+        input: PathBuf,
+    },
+    /// Measure the pipeline on a file and print JSON.
+    Bench(bench::BenchArgs),
+    /// List the presets.
+    Presets {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn"))
+        .format(|buf, record| {
+            writeln!(
+                buf,
+                "{}: {}",
+                record.level().as_str().to_lowercase(),
+                record.args()
+            )
+        })
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Render(args) => render::run(&args),
+        Command::Analyze { input } => render::analyze(&input),
+        Command::Bench(args) => bench::run(&args),
+        Command::Presets { json } => presets(json),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn presets(json: bool) -> anyhow::Result<()> {
+    if json {
+        let list: Vec<_> = Preset::ALL
+            .iter()
+            .map(|p| serde_json::json!({"name": p.name(), "description": p.description(), "available": p.available()}))
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&list)?);
+    } else {
+        for p in Preset::ALL {
+            let note = if p.available() {
+                ""
+            } else {
+                " (not available yet)"
+            };
+            println!("{:<17} {}{note}", p.name(), p.description());
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,233 @@
+//! The engine's public face: open a track, get its init segment and its chunks.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::UNIX_EPOCH;
+
+use sonance_cache::{CacheConfig, CacheKey, CacheStats, FragmentCache};
+
+use crate::chunk::{self, ChunkPlan};
+use crate::decode::{SourceInfo, SourceReader};
+use crate::encode::EncoderSettings;
+use crate::enhance::Enhancement;
+use crate::error::{Error, Result};
+use crate::pipeline::{self, Source};
+use crate::render::frames_at_48k;
+use crate::webm;
+
+/// Bump when the bytes of a fragment change for the same input (cache keys include it).
+const FRAGMENT_FORMAT: u32 = 1;
+
+/// Validated engine settings.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// Chunk length in seconds (multiple of 20 ms, 1…600). Default 30.
+    pub chunk_seconds: f64,
+    /// Opus settings.
+    pub encoder: EncoderSettings,
+    /// Encoders working on one chunk at once. Default: the machine's cores.
+    pub parts_per_chunk: usize,
+    /// Where finished fragments are kept.
+    pub cache: CacheConfig,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            chunk_seconds: 30.0,
+            encoder: EncoderSettings::default(),
+            parts_per_chunk: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1),
+            cache: CacheConfig {
+                memory_bytes: 256 << 20,
+                disk: None,
+            },
+        }
+    }
+}
+
+/// A file the engine has opened: what it is and how it is cut.
+#[derive(Debug, Clone)]
+pub struct Track {
+    path: PathBuf,
+    info: SourceInfo,
+    plan: ChunkPlan,
+    identity: String,
+}
+
+impl Track {
+    /// The file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+    /// What the file is.
+    pub fn info(&self) -> &SourceInfo {
+        &self.info
+    }
+    /// Its chunk grid.
+    pub fn plan(&self) -> &ChunkPlan {
+        &self.plan
+    }
+    /// Duration at 48 kHz in seconds.
+    pub fn duration_s(&self) -> f64 {
+        self.plan.total_frames() as f64 / 48_000.0
+    }
+    /// Seconds `[start, end)` that chunk `n` plays.
+    pub fn chunk_span_s(&self, n: u64) -> Result<(f64, f64)> {
+        let (a, b) = self.plan.frames(n)?;
+        Ok((a as f64 / 48_000.0, b as f64 / 48_000.0))
+    }
+    /// What identifies this file's content for caching: path, size and modification time.
+    pub fn identity(&self) -> &str {
+        &self.identity
+    }
+    /// The view of this track the [`pipeline`] functions take.
+    pub fn source(&self) -> Source<'_> {
+        Source {
+            path: &self.path,
+            info: &self.info,
+            plan: &self.plan,
+        }
+    }
+}
+
+/// Renders and caches fragments. Cheap to share behind an `Arc`; every method takes `&self`.
+pub struct Engine {
+    config: EngineConfig,
+    cache: FragmentCache,
+}
+
+impl Engine {
+    /// An engine with `config`.
+    pub fn new(config: EngineConfig) -> Result<Self> {
+        chunk::chunk_packets(config.chunk_seconds)?;
+        config.encoder.validate()?;
+        let cache = FragmentCache::new(config.cache.clone())
+            .map_err(|e| Error::InvalidParameter(format!("cache: {e}")))?;
+        Ok(Engine { config, cache })
+    }
+
+    /// The settings in force.
+    pub fn config(&self) -> &EngineConfig {
+        &self.config
+    }
+
+    /// Open and probe a file.
+    pub fn open(&self, path: &Path) -> Result<Track> {
+        let (_, info) = SourceReader::open(path)?;
+        let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
+        let mtime = meta
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        let canonical = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+        let identity = format!("{}|{}|{}", canonical.display(), meta.len(), mtime);
+        let plan = ChunkPlan::new(frames_at_48k(&info), self.config.chunk_seconds)?;
+        Ok(Track {
+            path: path.to_path_buf(),
+            info,
+            plan,
+            identity,
+        })
+    }
+
+    /// The init segment every chunk of `track` follows.
+    pub fn init_segment(&self, track: &Track) -> Vec<u8> {
+        webm::init_segment(track.duration_s() * 1000.0)
+    }
+
+    /// Chunk `n` of `track` as a media segment: from the cache, or rendered once however many
+    /// callers ask at the same time.
+    pub fn chunk(&self, track: &Track, n: u64, enh: &Enhancement) -> Result<Arc<[u8]>> {
+        track.plan.frames(n)?;
+        let key = self.key(track, n, enh);
+        self.cache
+            .get_or_compute(&key, || self.render_chunk(track, n, enh).map_err(Arc::new))
+            .map_err(|e| Arc::try_unwrap(e).unwrap_or_else(|e| clone_error(&e)))
+    }
+
+    /// Whether chunk `n` is ready without rendering.
+    pub fn is_cached(&self, track: &Track, n: u64, enh: &Enhancement) -> bool {
+        self.cache.contains(&self.key(track, n, enh))
+    }
+
+    /// Render chunk `n` without the cache.
+    pub fn render_chunk(&self, track: &Track, n: u64, enh: &Enhancement) -> Result<Vec<u8>> {
+        let (segment, report) = pipeline::chunk_fragment(
+            track.source(),
+            n,
+            &|| enh.chain(),
+            &self.config.encoder,
+            self.config.parts_per_chunk,
+        )?;
+        if report.damaged {
+            log::warn!(
+                "{}: damaged or truncated; chunk {n} has silence where it could not be decoded",
+                track.path.display()
+            );
+        }
+        Ok(segment)
+    }
+
+    /// The enhanced PCM of chunk `n` as the chunk path renders it (for checks).
+    pub fn chunk_pcm(&self, track: &Track, n: u64, enh: &Enhancement) -> Result<Vec<f32>> {
+        pipeline::chunk_pcm(
+            track.source(),
+            n,
+            &|| enh.chain(),
+            self.config.parts_per_chunk,
+        )
+    }
+
+    /// The whole track enhanced in one continuous pass (for checks).
+    pub fn continuous_pcm(
+        &self,
+        track: &Track,
+        enh: &Enhancement,
+        sink: &mut crate::render::Sink<'_>,
+    ) -> Result<()> {
+        pipeline::continuous_pcm(track.source(), enh.chain(), sink).map(|_| ())
+    }
+
+    /// Cache counters.
+    pub fn cache_stats(&self) -> CacheStats {
+        self.cache.stats()
+    }
+
+    fn key(&self, track: &Track, n: u64, enh: &Enhancement) -> CacheKey {
+        CacheKey(format!(
+            "v{FRAGMENT_FORMAT}|{}|{}|{}|{}|{n}",
+            track.identity,
+            track.plan.chunk_packets(),
+            self.config.encoder.key(),
+            enh.key(),
+        ))
+    }
+}
+
+/// Errors are shared between single-flight waiters; each caller gets its own copy.
+fn clone_error(e: &Error) -> Error {
+    match e {
+        Error::Io { path, source } => Error::Io {
+            path: path.clone(),
+            source: std::io::Error::new(source.kind(), source.to_string()),
+        },
+        Error::Unsupported { path, reason } => Error::Unsupported {
+            path: path.clone(),
+            reason: reason.clone(),
+        },
+        Error::Corrupt { path, reason } => Error::Corrupt {
+            path: path.clone(),
+            reason: reason.clone(),
+        },
+        Error::InvalidParameter(s) => Error::InvalidParameter(s.clone()),
+        Error::Limit { path, reason } => Error::Limit {
+            path: path.clone(),
+            reason: reason.clone(),
+        },
+        Error::Encoder(s) => Error::Encoder(s.clone()),
+    }
+}

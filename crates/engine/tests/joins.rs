@@ -1,0 +1,190 @@
+//! Join quality: chunks decoded the way browsers play them must not click at the joins.
+//!
+//! One decoder for the whole sequence, never reset between chunks; each chunk's packets kept
+//! only inside its window; pre-roll either decoded and discarded (Chromium) or dropped unseen
+//! (WebKit). The error against the source in ±20 ms around each join is compared with the
+//! 99th percentile of the coding error elsewhere (see `common::join_score`).
+//!
+//! Chunks are 10 s with two encoders per chunk, so every chunk also has an internal join
+//! (between its two spans) at its middle: joins at 5, 10, 15, 20, 25 s.
+
+// Tests fail loudly on any unexpected error: unwrap is the assertion.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::*;
+use sonance_engine::Enhancement;
+
+const SECONDS: f64 = 30.0;
+const CHUNK: f64 = 10.0;
+
+struct Case {
+    name: &'static str,
+    samples: Vec<f32>,
+    limit_db: f64,
+    /// Broadband signals align unambiguously; check the decoded output lines up to the frame.
+    check_alignment: bool,
+}
+
+/// The fade-in the player applies when playback starts or after a seek (ui/src/audio.ts).
+const SEEK_FADE_MS: f64 = 40.0;
+
+/// Raised-cosine fade-in over SEEK_FADE_MS, applied to interleaved stereo.
+fn fade_in(x: &mut [f32]) {
+    let n = (SEEK_FADE_MS * 48.0) as usize;
+    for (i, frame) in x.chunks_exact_mut(2).take(n).enumerate() {
+        let g = 0.5 - 0.5 * (std::f64::consts::PI * i as f64 / n as f64).cos();
+        frame.iter_mut().for_each(|s| *s *= g as f32);
+    }
+}
+
+fn reference(engine: &sonance_engine::Engine, track: &sonance_engine::Track) -> Vec<f32> {
+    let mut out = Vec::new();
+    engine
+        .continuous_pcm(track, &Enhancement::bypass(), &mut |s| {
+            out.extend_from_slice(s);
+            Ok(())
+        })
+        .unwrap();
+    out
+}
+
+/// Lag (in frames) that best aligns `a` to `b` within ±`range`, on the left channel.
+fn best_lag(a: &[f32], b: &[f32], from: usize, len: usize, range: i64) -> i64 {
+    let mut best = (f64::MIN, 0);
+    for lag in -range..=range {
+        let mut acc = 0.0f64;
+        for i in from..from + len {
+            let j = i as i64 + lag;
+            acc -= (f64::from(a[i * 2]) - f64::from(b[j as usize * 2])).powi(2);
+        }
+        if acc > best.0 {
+            best = (acc, lag);
+        }
+    }
+    best.1
+}
+
+fn run(case: &Case) -> Vec<String> {
+    let dir = scratch(case.name);
+    let path = dir.join(format!("{}.wav", case.name));
+    write_wav(&path, 48_000, 2, &case.samples);
+    let engine = engine(CHUNK, 2);
+    let track = engine.open(&path).unwrap();
+    let reference = reference(&engine, &track);
+    let (init, chunks) = render_all(&engine, &track, &Enhancement::bypass());
+    let mut failures = Vec::new();
+    for player in [Player::ChromiumLike, Player::WebKitLike] {
+        let decoded = play(&init, &chunks, player);
+        assert_eq!(
+            decoded.len(),
+            reference.len(),
+            "{}: decoded length",
+            case.name
+        );
+        if case.check_alignment {
+            let lag = best_lag(&decoded, &reference, 100_000, 4800, 400);
+            assert_eq!(
+                lag, 0,
+                "{}: decoded output is not aligned with the source",
+                case.name
+            );
+        }
+        let mut scores = Vec::new();
+        for j in 1..(SECONDS / 5.0) as usize {
+            let join = j * 240_000;
+            let s = join_score(&decoded, &reference, join);
+            scores.push(format!("{:.1}", s));
+            if s > case.limit_db {
+                failures.push(format!(
+                    "{} {player:?}: join at {} s reads {s:+.1} dB (limit {:+.1})",
+                    case.name,
+                    j * 5,
+                    case.limit_db
+                ));
+            }
+        }
+        eprintln!(
+            "{} {player:?}: joins at 5,10,15,20,25 s (internal, chunk, …): {} dB",
+            case.name,
+            scores.join(", ")
+        );
+        // Start of playback at each chunk start after a seek: a fresh decoder, and the
+        // player's fade-in on what is heard and on what should be heard.
+        for (n, chunk) in chunks.iter().enumerate().skip(1) {
+            let mut decoded = play(&init, std::slice::from_ref(chunk), player);
+            let start = chunk.1 as usize;
+            let mut expected = reference[start * 2..].to_vec();
+            fade_in(&mut decoded);
+            fade_in(&mut expected);
+            let s = seek_score(&decoded, &expected);
+            eprintln!(
+                "{} {player:?}: seek start of chunk {n}: {s:+.1} dB",
+                case.name
+            );
+            if s > case.limit_db {
+                failures.push(format!(
+                    "{} {player:?}: seek start of chunk {n} reads {s:+.1} dB",
+                    case.name
+                ));
+            }
+        }
+    }
+    failures
+}
+
+/// The first 40 ms after a seek against the 99th percentile of 40 ms windows from 100 ms to
+/// 1 s later.
+fn seek_score(decoded: &[f32], reference: &[f32]) -> f64 {
+    let err: Vec<f64> = decoded
+        .iter()
+        .zip(reference)
+        .map(|(d, r)| f64::from(d - r))
+        .collect();
+    let rms = |a: usize, b: usize| {
+        (err[a * 2..b * 2].iter().map(|e| e * e).sum::<f64>() / ((b - a) * 2) as f64).sqrt()
+    };
+    let first = rms(0, 1920);
+    let mut windows: Vec<f64> = (0..)
+        .map(|k| 4800 + k * 480)
+        .take_while(|s| s + 1920 <= 48_000)
+        .map(|s| rms(s, s + 1920))
+        .collect();
+    windows.sort_by(|a, b| a.total_cmp(b));
+    let p99 = windows[(windows.len() * 99 / 100).min(windows.len() - 1)];
+    20.0 * (first.max(1e-12) / p99.max(1e-12)).log10()
+}
+
+#[test]
+fn pink_noise_joins_are_inaudible() {
+    let failures = run(&Case {
+        name: "pink",
+        samples: pink_noise(SECONDS, 1),
+        limit_db: 3.0,
+        check_alignment: true,
+    });
+    assert!(failures.is_empty(), "{failures:#?}");
+}
+
+#[test]
+fn onset_on_every_join_is_inaudible() {
+    let failures = run(&Case {
+        name: "onsets",
+        samples: onset_music(SECONDS, 1.0),
+        limit_db: 5.0,
+        check_alignment: false,
+    });
+    assert!(failures.is_empty(), "{failures:#?}");
+}
+
+#[test]
+fn sine_joins_are_inaudible() {
+    let failures = run(&Case {
+        name: "sine",
+        samples: sine(SECONDS, 441.0, 0.5),
+        limit_db: 3.0,
+        check_alignment: false,
+    });
+    assert!(failures.is_empty(), "{failures:#?}");
+}
