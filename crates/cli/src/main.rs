@@ -3,6 +3,7 @@
 
 mod bench;
 mod render;
+mod serve;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -51,6 +52,8 @@ enum Command {
     },
     /// Measure the pipeline on a file and print JSON.
     Bench(bench::BenchArgs),
+    /// Serve files or folders to a browser: the player UI and the stream API on loopback.
+    Serve(serve::ServeArgs),
     /// List the presets.
     Presets {
         /// Print JSON.
@@ -75,6 +78,7 @@ fn main() -> ExitCode {
         Command::Render(args) => render::run(&args),
         Command::Analyze { input } => render::analyze(&input),
         Command::Bench(args) => bench::run(&args),
+        Command::Serve(args) => serve::run(&args),
         Command::Presets { json } => presets(json),
     };
     match result {

@@ -1,0 +1,103 @@
+//! `sonance serve`: the same player as the desktop app, in a browser, over loopback HTTP.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::Context;
+use sonance_cache::{CacheConfig, DiskConfig};
+use sonance_engine::{Engine, EngineConfig};
+use sonance_stream::server::Server;
+use sonance_stream::{Access, Library, StreamApi};
+
+#[derive(clap::Args)]
+pub struct ServeArgs {
+    /// Files or folders to serve (folders are scanned for audio files).
+    #[arg(required = true)]
+    paths: Vec<PathBuf>,
+    /// Address to bind. Requests must still name a loopback host.
+    #[arg(long, default_value = "127.0.0.1")]
+    host: String,
+    /// Port; 0 picks a free one.
+    #[arg(long, default_value_t = 8411)]
+    port: u16,
+    /// Chunk length in seconds.
+    #[arg(long, default_value_t = 30.0)]
+    chunk_seconds: f64,
+    /// Folder for the fragment cache (default: the platform's cache folder).
+    #[arg(long)]
+    cache_dir: Option<PathBuf>,
+    /// Disk budget of the fragment cache in MB.
+    #[arg(long, default_value_t = 2048)]
+    cache_max_mb: u64,
+    /// The built web UI (default: ui/dist next to the working folder or the executable).
+    #[arg(long)]
+    ui: Option<PathBuf>,
+}
+
+pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
+    let cache_dir = match &args.cache_dir {
+        Some(d) => d.clone(),
+        None => dirs::cache_dir()
+            .context("this system has no cache folder; pass --cache-dir")?
+            .join("sonance")
+            .join("fragments"),
+    };
+    let engine = Arc::new(Engine::new(EngineConfig {
+        chunk_seconds: args.chunk_seconds,
+        cache: CacheConfig {
+            memory_bytes: 256 << 20,
+            disk: Some(DiskConfig {
+                dir: cache_dir,
+                max_bytes: args.cache_max_mb << 20,
+            }),
+        },
+        ..EngineConfig::default()
+    })?);
+    let library = Arc::new(Library::default());
+    for p in &args.paths {
+        if !p.exists() {
+            anyhow::bail!("{} does not exist", p.display());
+        }
+    }
+    library.add(&engine, &args.paths);
+    if library.is_empty() {
+        anyhow::bail!("no audio files found in {:?}", args.paths);
+    }
+    let mut api = StreamApi::new(engine, library, Access::Loopback);
+    match find_ui(args.ui.as_deref()) {
+        Some(dir) => {
+            let files = sonance_stream::load_ui(&dir)
+                .with_context(|| format!("cannot read the UI in {}", dir.display()))?;
+            api = api.with_ui(files);
+        }
+        None => {
+            log::warn!("the web UI is not built (npm --prefix ui run build); serving the API only")
+        }
+    }
+    let server = Server::start(&args.host, args.port, Arc::new(api))
+        .with_context(|| format!("cannot listen on {}:{}", args.host, args.port))?;
+    let addr = server.addr();
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "listening on http://{addr}/")?;
+    out.flush()?;
+    drop(out);
+    server.join();
+    Ok(())
+}
+
+fn find_ui(explicit: Option<&Path>) -> Option<PathBuf> {
+    if let Some(d) = explicit {
+        return Some(d.to_path_buf());
+    }
+    let exe_root = std::env::current_exe()
+        .ok()
+        .and_then(|e| e.parent()?.parent()?.parent().map(Path::to_path_buf));
+    [
+        Some(PathBuf::from("ui/dist")),
+        exe_root.map(|r| r.join("ui/dist")),
+    ]
+    .into_iter()
+    .flatten()
+    .find(|d| d.join("index.html").is_file())
+}

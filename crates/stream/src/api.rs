@@ -1,0 +1,470 @@
+//! The stream API as one function from [`Request`] to [`Response`], shared by the loopback
+//! server (`sonance serve`) and the desktop app's custom URI scheme.
+//!
+//! | route | answer |
+//! |---|---|
+//! | `GET /api/presets` | `[{name, description, available}]` |
+//! | `GET /api/tracks` | `[{id, title, artist, album, duration_s}]` |
+//! | `GET /api/tracks/{id}` | the same plus `chunk_seconds`, `chunk_count`, `mime` |
+//! | `GET /api/tracks/{id}/init.webm?preset=P&intensity=X` | the init segment |
+//! | `GET /api/tracks/{id}/chunks/{n}.webm?preset=P&intensity=X` | chunk `n`'s media segment |
+//! | `GET /` and UI files | the web UI from an in-memory table |
+//!
+//! Errors are JSON `{"kind", "message"}` with 400 (bad parameter), 403 (not loopback),
+//! 404 (no such track, chunk or route), 405, 422 (the file cannot be decoded), 500.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use serde::Serialize;
+use sonance_engine::webm::MIME;
+use sonance_engine::{Engine, Enhancement, ErrorKind, Preset};
+
+use crate::library::{Entry, Library, TrackId};
+
+/// The parts of an HTTP request the API looks at.
+#[derive(Debug, Clone, Default)]
+pub struct Request {
+    pub method: String,
+    /// Path without the query, still percent-encoded.
+    pub path: String,
+    /// Query string without `?`.
+    pub query: String,
+    /// `Host` header.
+    pub host: Option<String>,
+    /// `Origin` header.
+    pub origin: Option<String>,
+}
+
+impl Request {
+    /// A GET for `target` (path with optional `?query`).
+    pub fn get(target: &str) -> Self {
+        let (path, query) = target.split_once('?').unwrap_or((target, ""));
+        Request {
+            method: "GET".into(),
+            path: path.into(),
+            query: query.into(),
+            host: Some("127.0.0.1".into()),
+            origin: None,
+        }
+    }
+}
+
+/// Response body: shared bytes (fragments come straight from the cache).
+#[derive(Debug, Clone)]
+pub struct Response {
+    pub status: u16,
+    pub content_type: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Arc<[u8]>,
+}
+
+impl Response {
+    fn bytes(status: u16, content_type: &str, body: Arc<[u8]>) -> Self {
+        Response {
+            status,
+            content_type: content_type.into(),
+            headers: vec![("Cache-Control".into(), "no-store".into())],
+            body,
+        }
+    }
+
+    fn json(status: u16, value: &impl Serialize) -> Self {
+        let body = serde_json::to_vec(value).unwrap_or_else(|_| b"null".to_vec());
+        Self::bytes(status, "application/json", body.into())
+    }
+
+    fn error(status: u16, kind: &str, message: impl Into<String>) -> Self {
+        #[derive(Serialize)]
+        struct E<'a> {
+            kind: &'a str,
+            message: String,
+        }
+        Self::json(
+            status,
+            &E {
+                kind,
+                message: message.into(),
+            },
+        )
+    }
+
+    fn engine_error(e: &sonance_engine::Error) -> Self {
+        let (status, kind) = match e.kind() {
+            ErrorKind::NotFound => (404, "not_found"),
+            ErrorKind::Undecodable => (422, "undecodable"),
+            ErrorKind::BadParameter => (400, "bad_parameter"),
+            _ => (500, "internal"),
+        };
+        Self::error(status, kind, e.to_string())
+    }
+
+    /// The body as text (tests, logs).
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// Who may ask.
+#[derive(Debug, Clone)]
+pub enum Access {
+    /// A loopback server: `Host` must name a loopback address; an `Origin`, if sent, must
+    /// be a loopback http origin (stops DNS rebinding and other sites' pages).
+    Loopback,
+    /// A custom scheme inside the app: requests only come from the app's own webview; the
+    /// given origin is echoed in `Access-Control-Allow-Origin`.
+    App { origin: String },
+}
+
+/// The handler.
+pub struct StreamApi {
+    engine: Arc<Engine>,
+    library: Arc<Library>,
+    ui: HashMap<String, (String, Arc<[u8]>)>,
+    access: Access,
+}
+
+#[derive(Serialize)]
+struct TrackJson {
+    id: String,
+    title: String,
+    artist: Option<String>,
+    album: Option<String>,
+    duration_s: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+}
+
+#[derive(Serialize)]
+struct TrackDetail {
+    #[serde(flatten)]
+    base: TrackJson,
+    chunk_seconds: f64,
+    chunk_count: u64,
+    mime: &'static str,
+}
+
+impl StreamApi {
+    /// A handler over `engine` and `library`, guarded by `access`.
+    pub fn new(engine: Arc<Engine>, library: Arc<Library>, access: Access) -> Self {
+        StreamApi {
+            engine,
+            library,
+            ui: HashMap::new(),
+            access,
+        }
+    }
+
+    /// Serve these UI files (path like `/index.html` → bytes); `/` maps to `/index.html`.
+    pub fn with_ui(mut self, files: impl IntoIterator<Item = (String, Vec<u8>)>) -> Self {
+        for (path, bytes) in files {
+            let ct = content_type(&path).to_string();
+            self.ui.insert(path, (ct, bytes.into()));
+        }
+        self
+    }
+
+    pub fn engine(&self) -> &Arc<Engine> {
+        &self.engine
+    }
+
+    pub fn library(&self) -> &Arc<Library> {
+        &self.library
+    }
+
+    /// Answer one request. Never panics on any input; rendering happens on the calling
+    /// thread (the server runs several).
+    pub fn handle(&self, req: &Request) -> Response {
+        let mut resp = self.route(req);
+        if let Access::App { origin } = &self.access {
+            resp.headers
+                .push(("Access-Control-Allow-Origin".into(), origin.clone()));
+        }
+        resp.headers
+            .push(("X-Content-Type-Options".into(), "nosniff".into()));
+        resp
+    }
+
+    fn route(&self, req: &Request) -> Response {
+        if let Err(why) = self.check_access(req) {
+            return Response::error(403, "forbidden", why);
+        }
+        if req.method != "GET" && req.method != "HEAD" {
+            return Response::error(405, "bad_parameter", "only GET is supported");
+        }
+        let segments: Vec<&str> = req.path.trim_start_matches('/').split('/').collect();
+        match segments.as_slice() {
+            ["api", "presets"] => self.presets(),
+            ["api", "tracks"] => self.tracks(),
+            ["api", "tracks", id] => self.with_entry(id, |e| self.track_detail(e)),
+            ["api", "tracks", id, "init.webm"] => self.with_playable(id, req, |_, track, _| {
+                Response::bytes(200, MIME, self.engine.init_segment(track).into())
+            }),
+            ["api", "tracks", id, "chunks", file] => {
+                self.with_playable(id, req, |_, track, enh| {
+                    let Some(n) = file
+                        .strip_suffix(".webm")
+                        .and_then(|n| n.parse::<u64>().ok())
+                    else {
+                        return Response::error(
+                            404,
+                            "not_found",
+                            format!("no chunk named '{file}'"),
+                        );
+                    };
+                    if n >= track.plan().count() {
+                        return Response::error(
+                            404,
+                            "not_found",
+                            format!(
+                                "chunk {n} does not exist (the track has {})",
+                                track.plan().count()
+                            ),
+                        );
+                    }
+                    match self.engine.chunk(track, n, enh) {
+                        Ok(bytes) => {
+                            let mut r = Response::bytes(200, MIME, bytes);
+                            if let Ok((a, b)) = track.chunk_span_s(n) {
+                                r.headers.push(("X-Chunk-Start".into(), format!("{a}")));
+                                r.headers.push(("X-Chunk-End".into(), format!("{b}")));
+                            }
+                            r
+                        }
+                        Err(e) => Response::engine_error(&e),
+                    }
+                })
+            }
+            _ if segments.first() == Some(&"api") => {
+                Response::error(404, "not_found", format!("no such API route: {}", req.path))
+            }
+            _ => self.ui_file(&req.path),
+        }
+    }
+
+    fn check_access(&self, req: &Request) -> Result<(), String> {
+        if !matches!(self.access, Access::Loopback) {
+            return Ok(());
+        }
+        let host = req.host.as_deref().unwrap_or("");
+        if !is_loopback_host(host) {
+            return Err(format!(
+                "requests must address this computer (Host '{host}' is not a loopback address)"
+            ));
+        }
+        if let Some(origin) = &req.origin {
+            let rest = origin.strip_prefix("http://").unwrap_or("");
+            if !is_loopback_host(rest) {
+                return Err(format!("requests from '{origin}' are not allowed"));
+            }
+        }
+        Ok(())
+    }
+
+    fn presets(&self) -> Response {
+        #[derive(Serialize)]
+        struct P {
+            name: &'static str,
+            description: &'static str,
+            available: bool,
+        }
+        let list: Vec<P> = Preset::ALL
+            .iter()
+            .map(|p| P {
+                name: p.name(),
+                description: p.description(),
+                available: p.available(),
+            })
+            .collect();
+        Response::json(200, &list)
+    }
+
+    fn track_json(e: &Entry) -> TrackJson {
+        let track = e.track.as_ref().ok();
+        TrackJson {
+            id: e.id.as_str().to_string(),
+            title: e.title(),
+            artist: track.and_then(|t| t.info().artist.clone()),
+            album: track.and_then(|t| t.info().album.clone()),
+            duration_s: track.map(|t| t.duration_s()),
+            error: e.track.as_ref().err().map(|e| e.to_string()),
+        }
+    }
+
+    fn tracks(&self) -> Response {
+        let list: Vec<TrackJson> = self
+            .library
+            .entries()
+            .iter()
+            .map(Self::track_json)
+            .collect();
+        Response::json(200, &list)
+    }
+
+    fn track_detail(&self, e: &Entry) -> Response {
+        match &e.track {
+            Ok(t) => Response::json(
+                200,
+                &TrackDetail {
+                    base: Self::track_json(e),
+                    chunk_seconds: t.plan().chunk_seconds(),
+                    chunk_count: t.plan().count(),
+                    mime: MIME,
+                },
+            ),
+            Err(err) => Response::engine_error(err),
+        }
+    }
+
+    fn with_entry(&self, id: &str, f: impl FnOnce(&Entry) -> Response) -> Response {
+        match TrackId::parse(id).and_then(|id| self.library.get(&id)) {
+            Some(e) => f(&e),
+            None => Response::error(404, "not_found", "there is no such track"),
+        }
+    }
+
+    fn with_playable(
+        &self,
+        id: &str,
+        req: &Request,
+        f: impl FnOnce(&Entry, &sonance_engine::Track, &Enhancement) -> Response,
+    ) -> Response {
+        self.with_entry(id, |e| {
+            let track = match &e.track {
+                Ok(t) => t,
+                Err(err) => return Response::engine_error(err),
+            };
+            match enhancement(&req.query) {
+                Ok(enh) => f(e, track, &enh),
+                Err(e) => Response::engine_error(&e),
+            }
+        })
+    }
+
+    fn ui_file(&self, path: &str) -> Response {
+        let path = if path == "/" || path.is_empty() {
+            "/index.html"
+        } else {
+            path
+        };
+        match self.ui.get(path) {
+            Some((ct, body)) => {
+                let mut r = Response::bytes(200, ct, body.clone());
+                if path == "/index.html" {
+                    r.headers
+                        .push(("Content-Security-Policy".into(), CSP.into()));
+                }
+                r
+            }
+            None if self.ui.is_empty() => Response::error(
+                404,
+                "not_found",
+                "the web UI is not built (run `npm --prefix ui run build`)",
+            ),
+            None => Response::error(404, "not_found", format!("no such page: {path}")),
+        }
+    }
+}
+
+/// The page may load only its own files and talk only to this server.
+const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; media-src 'self' blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
+
+/// The default preset: the first available of adaptive, then bypass.
+pub fn default_preset() -> Preset {
+    if Preset::Adaptive.available() {
+        Preset::Adaptive
+    } else {
+        Preset::Bypass
+    }
+}
+
+/// `preset` and `intensity` from a query string.
+fn enhancement(query: &str) -> sonance_engine::Result<Enhancement> {
+    let mut preset = default_preset();
+    let mut intensity = 1.0f32;
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        match k {
+            "preset" => preset = v.parse()?,
+            "intensity" => {
+                intensity = v.parse().map_err(|_| {
+                    sonance_engine::Error::InvalidParameter(format!(
+                        "intensity must be a number between 0 and 1, not '{v}'"
+                    ))
+                })?
+            }
+            _ => {}
+        }
+    }
+    Enhancement::new(preset, intensity)
+}
+
+/// `127.0.0.1`, `localhost`, `[::1]`, with or without a port.
+pub fn is_loopback_host(host: &str) -> bool {
+    let name = if let Some(rest) = host.strip_prefix('[') {
+        rest.split(']').next().unwrap_or("")
+    } else {
+        host.rsplit_once(':').map_or(host, |(h, port)| {
+            if port.bytes().all(|b| b.is_ascii_digit()) {
+                h
+            } else {
+                host
+            }
+        })
+    };
+    name == "localhost"
+        || name
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+fn content_type(path: &str) -> &'static str {
+    match path.rsplit('.').next().unwrap_or("") {
+        "html" => "text/html; charset=utf-8",
+        "js" | "mjs" => "text/javascript; charset=utf-8",
+        "css" => "text/css; charset=utf-8",
+        "json" => "application/json",
+        "svg" => "image/svg+xml",
+        "png" => "image/png",
+        "ico" => "image/x-icon",
+        "woff2" => "font/woff2",
+        _ => "application/octet-stream",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_hosts() {
+        for ok in [
+            "127.0.0.1",
+            "127.0.0.1:8080",
+            "localhost:3000",
+            "[::1]:80",
+            "[::1]",
+            "127.5.5.5",
+        ] {
+            assert!(is_loopback_host(ok), "{ok}");
+        }
+        for bad in [
+            "evil.example",
+            "evil.example:80",
+            "192.168.1.2",
+            "",
+            "localhost.evil.com",
+            "127.0.0.1.nip.io",
+        ] {
+            assert!(!is_loopback_host(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn query_parameters_are_validated() {
+        assert!(enhancement("preset=bypass&intensity=0.5").is_ok());
+        assert!(enhancement("preset=nope").is_err());
+        assert!(enhancement("intensity=abc").is_err());
+        assert!(enhancement("intensity=7").is_err());
+    }
+}

@@ -1,0 +1,47 @@
+//! # sonance-stream
+//!
+//! The stream API — tracks by id, init segments and chunk fragments — as one HTTP-shaped
+//! handler ([`StreamApi::handle`]) over a [`Library`] and an `Engine`. The loopback server
+//! ([`server`], `sonance serve`) and the desktop app's custom URI scheme both translate their
+//! requests to [`Request`] and answer with its [`Response`]: one code path, two transports.
+//!
+//! Security: a request names a track only by its opaque id (looked up in the library, never
+//! turned into a path); the loopback server refuses requests whose `Host` or `Origin` is not
+//! loopback (DNS rebinding, other sites' pages).
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
+pub mod api;
+pub mod library;
+#[cfg(feature = "server")]
+pub mod server;
+
+pub use api::{Access, Request, Response, StreamApi};
+pub use library::{Library, TrackId};
+
+/// Read the built web UI (`ui/dist`) into memory: (`/relative/path`, bytes). At most 500
+/// files and 50 MB; nothing outside `dir` is read and a request never reaches the disk.
+pub fn load_ui(dir: &std::path::Path) -> std::io::Result<Vec<(String, Vec<u8>)>> {
+    const MAX_FILES: usize = 500;
+    const MAX_BYTES: u64 = 50 << 20;
+    let mut out = Vec::new();
+    let mut total = 0u64;
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d)? {
+            let p = entry?.path();
+            let meta = std::fs::symlink_metadata(&p)?;
+            if meta.is_dir() {
+                stack.push(p);
+            } else if meta.is_file() && out.len() < MAX_FILES && total + meta.len() <= MAX_BYTES {
+                total += meta.len();
+                let rel = p
+                    .strip_prefix(dir)
+                    .unwrap_or(&p)
+                    .to_string_lossy()
+                    .replace('\\', "/");
+                out.push((format!("/{rel}"), std::fs::read(&p)?));
+            }
+        }
+    }
+    Ok(out)
+}
