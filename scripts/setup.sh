@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Install everything Sonance needs on Debian/Ubuntu, then build the UI and the binaries.
+# Idempotent: a second run only checks. Used by scripts/run.sh, scripts/test.sh and .ci/run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# System packages: build tools and libopus' cmake; ffmpeg as an independent checker in tests;
+# Debian's chromium for browser tests; WebKitGTK + GStreamer (plugins-bad has opusparse,
+# without which WebKit's MSE refuses Opus) for the desktop app and its tests.
+PACKAGES=(
+  build-essential pkg-config cmake curl file ffmpeg chromium
+  libwebkit2gtk-4.1-dev libgtk-3-dev libsoup-3.0-dev librsvg2-dev libayatana-appindicator3-dev
+  libssl-dev libasound2-dev libdbus-1-dev xvfb xauth dbus webkit2gtk-driver
+  gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
+)
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}"
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+command -v cargo >/dev/null || { echo "setup: Rust is missing: install it from rustup.rs (rust-version in Cargo.toml)"; exit 1; }
+command -v npm >/dev/null || { echo "setup: Node.js 20+ and npm are missing (apt-get install nodejs npm)"; exit 1; }
+
+# The web UI.
+if [ ! -d ui/node_modules ] || [ ui/package-lock.json -nt ui/node_modules/.package-lock.json ]; then
+  npm --prefix ui ci --no-audit --no-fund --loglevel=error
+fi
+npm --prefix ui run --silent build
+
+# The binaries (release: the player must keep up in real time).
+cargo build --release --locked --bins
