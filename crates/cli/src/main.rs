@@ -63,16 +63,19 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn"))
-        .format(|buf, record| {
-            writeln!(
-                buf,
-                "{}: {}",
-                record.level().as_str().to_lowercase(),
-                record.args()
-            )
-        })
-        .init();
+    // Symphonia's own log lines describe its internals ("probe reached EOF"); the engine
+    // turns what matters into its own messages, so they stay quiet unless RUST_LOG asks.
+    env_logger::Builder::from_env(
+        env_logger::Env::default().default_filter_or("warn,symphonia=off"),
+    )
+    .format(|buf, record| {
+        let level = match record.level() {
+            log::Level::Warn => "warning".to_string(),
+            l => l.as_str().to_lowercase(),
+        };
+        writeln!(buf, "{level}: {}", record.args())
+    })
+    .init();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Render(args) => render::run(&args),

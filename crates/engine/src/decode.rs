@@ -498,8 +498,11 @@ fn probe_error(path: &Path, e: SymError) -> Error {
         SymError::IoError(io) if io.kind() != std::io::ErrorKind::UnexpectedEof => {
             Error::io(path, io)
         }
+        SymError::Unsupported(what) if what.contains("probe") => {
+            Error::unsupported(path, "no audio format was recognised in it")
+        }
         SymError::Unsupported(what) => {
-            Error::unsupported(path, format!("unsupported format or codec ({what})"))
+            Error::unsupported(path, format!("its codec is not supported ({what})"))
         }
         SymError::LimitError(what) => Error::Limit {
             path: path.to_path_buf(),

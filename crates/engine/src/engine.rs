@@ -211,9 +211,9 @@ impl Engine {
 /// Errors are shared between single-flight waiters; each caller gets its own copy.
 fn clone_error(e: &Error) -> Error {
     match e {
-        Error::Io { path, source } => Error::Io {
+        Error::Io { path, err } => Error::Io {
             path: path.clone(),
-            source: std::io::Error::new(source.kind(), source.to_string()),
+            err: std::io::Error::new(err.kind(), err.to_string()),
         },
         Error::Unsupported { path, reason } => Error::Unsupported {
             path: path.clone(),

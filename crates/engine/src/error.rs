@@ -11,12 +11,8 @@ use std::path::PathBuf;
 pub enum Error {
     /// The file could not be opened or read (missing, vanished, no permission).
     /// Retrying may help if the file comes back.
-    #[error("cannot read {path}: {source}")]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error("cannot read {path}: {err}")]
+    Io { path: PathBuf, err: std::io::Error },
     /// The file is not audio we can decode (empty, not a media file, no audio track,
     /// unsupported codec). Retrying does not help; skip the track.
     #[error("{path} is not an audio file Sonance can play: {reason}")]
@@ -64,10 +60,10 @@ impl Error {
         }
     }
 
-    pub(crate) fn io(path: &std::path::Path, source: std::io::Error) -> Self {
+    pub(crate) fn io(path: &std::path::Path, err: std::io::Error) -> Self {
         Error::Io {
             path: path.to_path_buf(),
-            source,
+            err,
         }
     }
 

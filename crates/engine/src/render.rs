@@ -70,6 +70,8 @@ fn render_inside(
     reader.seek(first_block as u64 * bin as u64)?;
 
     let mut input = vec![0.0f32; bin * 2];
+    let mut src_pos = first_block as u64 * bin as u64;
+    let mut ended_early = false;
     let mut work: Vec<f32> = Vec::with_capacity(bout as usize * 2);
     // Stream position of the next resampler output frame, and of the next chain output.
     let mut pos = first_block * bout - delay;
@@ -78,6 +80,10 @@ fn render_inside(
     while pos < feed_end {
         let got = reader.read(&mut input)?;
         input[got * 2..].fill(0.0);
+        if got < bin && src_pos + (got as u64) < info.frames {
+            ended_early = true; // the file is shorter than its header says (truncated)
+        }
+        src_pos += bin as u64;
         let block = rs.process(&input)?;
         work.clear();
         for (i, frame) in block.chunks_exact(2).enumerate() {
@@ -105,7 +111,7 @@ fn render_inside(
         out_pos += n;
     }
     Ok(RenderReport {
-        damaged: reader.damaged,
+        damaged: reader.damaged || ended_early,
     })
 }
 

@@ -1,0 +1,167 @@
+/**
+ * The one module that talks to the Sonance backend.
+ *
+ * Base URL:
+ * - `?api=<url>` in the page address wins (development, tests);
+ * - inside the Tauri app (`window.__TAURI_INTERNALS__` exists): the custom
+ *   scheme, `http://sonance.localhost/` on Windows, `sonance://localhost/`
+ *   elsewhere;
+ * - otherwise same-origin `/` (the page served by `sonance serve`).
+ */
+
+export interface Preset {
+  name: string;
+  description: string;
+}
+
+export type TrackId = string | number;
+
+export interface Track {
+  id: TrackId;
+  title: string;
+  artist: string | null;
+  album: string | null;
+  /** null when the file cannot be decoded. */
+  duration_s: number | null;
+  /** Why the file cannot be played, when it cannot. */
+  error?: string | null;
+}
+
+export interface TrackDetail extends Track {
+  duration_s: number;
+  chunk_seconds: number;
+  chunk_count: number;
+  mime: string;
+}
+
+/** A failed request. `status` is undefined when the server was not reached. */
+export class ApiError extends Error {
+  constructor(
+    message: string,
+    readonly status: number | undefined,
+    readonly kind: string,
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+  get aborted(): boolean {
+    return this.kind === 'aborted';
+  }
+}
+
+interface TauriWindow {
+  __TAURI_INTERNALS__?: unknown;
+}
+
+/** Work out the API base URL for this page (always ends with '/'). */
+export function detectBaseUrl(loc: { href: string; search: string } = window.location, win: TauriWindow = window as TauriWindow, userAgent = navigator.userAgent): string {
+  const param = new URLSearchParams(loc.search).get('api');
+  if (param) return new URL(param.endsWith('/') ? param : `${param}/`, loc.href).href;
+  if (win.__TAURI_INTERNALS__ !== undefined) {
+    return /Windows/i.test(userAgent) ? 'http://sonance.localhost/' : 'sonance://localhost/';
+  }
+  return new URL('/', loc.href).href;
+}
+
+/** Intensity as sent to the server: a number in [0, 1] with at most two decimals. */
+export function formatIntensity(x: number): string {
+  const v = Math.max(0, Math.min(1, x));
+  return String(Math.round(v * 100) / 100);
+}
+
+const STATUS_TEXT: Record<number, string> = {
+  400: 'The server did not accept the request.',
+  404: 'The server does not know this item.',
+  422: 'The server could not process this item.',
+  500: 'The server hit an internal error.',
+  502: 'The server is not reachable right now.',
+  503: 'The server is busy right now.',
+};
+
+export class Bridge {
+  readonly base: string;
+
+  constructor(base?: string) {
+    this.base = base ?? detectBaseUrl();
+  }
+
+  url(path: string, query?: Record<string, string>): string {
+    const u = new URL(path.replace(/^\//, ''), this.base);
+    if (query) for (const [k, v] of Object.entries(query)) u.searchParams.set(k, v);
+    return u.href;
+  }
+
+  presets(signal?: AbortSignal): Promise<Preset[]> {
+    return this.json<Preset[]>('api/presets', undefined, signal);
+  }
+
+  tracks(signal?: AbortSignal): Promise<Track[]> {
+    return this.json<Track[]>('api/tracks', undefined, signal);
+  }
+
+  track(id: TrackId, signal?: AbortSignal): Promise<TrackDetail> {
+    return this.json<TrackDetail>(`api/tracks/${encodeURIComponent(String(id))}`, undefined, signal);
+  }
+
+  initSegment(id: TrackId, preset: string, intensity: number, signal?: AbortSignal): Promise<ArrayBuffer> {
+    return this.bytes(`api/tracks/${encodeURIComponent(String(id))}/init.webm`, { preset, intensity: formatIntensity(intensity) }, signal);
+  }
+
+  chunk(id: TrackId, n: number, preset: string, intensity: number, signal?: AbortSignal): Promise<ArrayBuffer> {
+    return this.bytes(`api/tracks/${encodeURIComponent(String(id))}/chunks/${n}.webm`, { preset, intensity: formatIntensity(intensity) }, signal);
+  }
+
+  private async json<T>(path: string, query?: Record<string, string>, signal?: AbortSignal): Promise<T> {
+    const res = await this.request(path, query, signal);
+    try {
+      return (await res.json()) as T;
+    } catch {
+      throw new ApiError('The server sent an answer that could not be read.', res.status, 'bad_response');
+    }
+  }
+
+  private async bytes(path: string, query?: Record<string, string>, signal?: AbortSignal): Promise<ArrayBuffer> {
+    const res = await this.request(path, query, signal);
+    try {
+      return await res.arrayBuffer();
+    } catch (e) {
+      throw toApiError(e, signal);
+    }
+  }
+
+  private async request(path: string, query: Record<string, string> | undefined, signal?: AbortSignal): Promise<Response> {
+    let res: Response;
+    try {
+      res = await fetch(this.url(path, query), { signal, cache: 'no-store' });
+    } catch (e) {
+      throw toApiError(e, signal);
+    }
+    if (res.ok) return res;
+    let kind = 'http';
+    let message = STATUS_TEXT[res.status] ?? `The server answered with status ${res.status}.`;
+    try {
+      const body = (await res.json()) as { kind?: unknown; message?: unknown };
+      if (typeof body.kind === 'string') kind = body.kind;
+      if (typeof body.message === 'string' && body.message.trim()) message = sentence(body.message);
+    } catch {
+      /* not JSON: keep the generic sentence */
+    }
+    throw new ApiError(message, res.status, kind);
+  }
+}
+
+/** A server message as a sentence: capital first letter, final punctuation. */
+export function sentence(text: string): string {
+  const t = text.trim();
+  if (!t) return t;
+  const first = t.charAt(0).toUpperCase() + t.slice(1);
+  return /[.!?…]$/.test(first) ? first : `${first}.`;
+}
+
+function toApiError(e: unknown, signal?: AbortSignal): ApiError {
+  if (e instanceof ApiError) return e;
+  if (signal?.aborted || (e instanceof DOMException && e.name === 'AbortError')) {
+    return new ApiError('The request was cancelled.', undefined, 'aborted');
+  }
+  return new ApiError('The Sonance server could not be reached.', undefined, 'network');
+}

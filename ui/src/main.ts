@@ -1,0 +1,282 @@
+/**
+ * Page entry: builds the player and wires the page's controls to it.
+ * No framework; the markup lives in index.html.
+ */
+import { Bridge, type Preset, type TrackId } from './bridge';
+import { formatTime } from './format';
+import { AudioOutput } from './output';
+import { messageOf, Player, type PlayerState } from './player';
+import { $ } from './ui/dom';
+import { SeekBar } from './ui/seekBar';
+import { TrackList } from './ui/trackList';
+
+declare global {
+  interface Window {
+    __sonance?: {
+      audio: HTMLAudioElement;
+      readonly context: AudioContext | null;
+      readonly tap: AudioNode | null;
+      /** Resolves once the element is routed through Web Audio (true) or not (false). */
+      audioReady(): Promise<boolean>;
+      state(): PlayerState;
+      player: Player;
+      bridge: Bridge;
+    };
+  }
+}
+
+const STORE_PRESET = 'sonance.preset';
+const STORE_INTENSITY = 'sonance.intensity';
+const STORE_VOLUME = 'sonance.volume';
+
+function stored(key: string): string | null {
+  try {
+    return localStorage.getItem(key);
+  } catch {
+    return null;
+  }
+}
+
+function store(key: string, value: string): void {
+  try {
+    localStorage.setItem(key, value);
+  } catch {
+    /* private mode */
+  }
+}
+
+function start(): void {
+  const audio = $('audio') as HTMLAudioElement;
+  const bridge = new Bridge();
+  const output = new AudioOutput(audio);
+  const player = new Player(audio, bridge, output);
+
+  window.__sonance = {
+    audio,
+    get context() {
+      return output.context;
+    },
+    get tap() {
+      return output.tap;
+    },
+    audioReady: () => output.ensure().then(() => output.webAudio),
+    state: () => player.state(),
+    player,
+    bridge,
+  };
+
+  const playBtn = $('play') as HTMLButtonElement;
+  const alertEl = $('alert');
+  const nowTitle = $('now-title');
+  const nowSub = $('now-sub');
+  const elapsed = $('elapsed');
+  const total = $('total');
+  const presetSel = $('preset') as HTMLSelectElement;
+  const intensity = $('intensity') as HTMLInputElement;
+  const volume = $('volume') as HTMLInputElement;
+  const seekInput = $('seek') as HTMLInputElement;
+
+  let autoAdvanced = false;
+  let preview: number | null = null;
+
+  const list = new TrackList($('track-list'), (id) => {
+    autoAdvanced = false;
+    void playTrack(id);
+  });
+
+  const seekBar = new SeekBar(
+    seekInput,
+    $('processed'),
+    $('buffered'),
+    $('played'),
+    (t) => player.seek(t),
+    (t) => {
+      preview = t;
+      renderTime();
+    },
+  );
+
+  let currentId: TrackId | null = null;
+
+  async function playTrack(id: TrackId): Promise<void> {
+    currentId = id;
+    list.setCurrent(id);
+    await player.load(id, { autoplay: true });
+  }
+
+  // ---- rendering
+  function renderButton(): void {
+    const playing = !audio.paused && player.track !== null;
+    const label = playing ? 'Pause' : 'Play';
+    if (playBtn.getAttribute('aria-label') !== label) {
+      playBtn.setAttribute('aria-label', label);
+      playBtn.title = `${label} (Space)`;
+    }
+    playBtn.classList.toggle('is-playing', playing);
+  }
+
+  function renderTime(): void {
+    const t = preview ?? player.currentTime;
+    elapsed.textContent = formatTime(t);
+    total.textContent = formatTime(player.duration);
+    seekBar.update(t, player.bufferedRanges(), player.processedRanges());
+  }
+
+  function renderTrack(): void {
+    const t = player.track;
+    nowTitle.textContent = t ? t.title : 'Nothing playing';
+    nowSub.textContent = t ? [t.artist, t.album].filter(Boolean).join(' — ') : '';
+    seekBar.setDuration(t?.duration_s ?? 0);
+    if (presetSel.value !== player.preset && [...presetSel.options].some((o) => o.value === player.preset)) {
+      presetSel.value = player.preset;
+    }
+    const iv = String(Math.round(player.intensity * 100));
+    if (intensity.value !== iv && document.activeElement !== intensity) intensity.value = iv;
+  }
+
+  function showMessage(msg: string | null): void {
+    alertEl.textContent = msg ?? '';
+  }
+
+  player.addEventListener('change', () => {
+    renderButton();
+    renderTrack();
+    renderTime();
+  });
+  player.addEventListener('time', renderTime);
+  player.addEventListener('message', (e) => showMessage((e as CustomEvent<string | null>).detail));
+  player.addEventListener('failure', () => {
+    list.setCurrent(currentId, true);
+    if (autoAdvanced) {
+      // Continuous play: skip the track that failed, keep the message visible.
+      const msg = player.error;
+      const next = list.next(currentId);
+      if (next) {
+        void playTrack(next.id).then(() => {
+          if (!player.error) showMessage(msg);
+        });
+      }
+    }
+  });
+  player.addEventListener('ended', () => {
+    const next = list.next(player.track?.id ?? null);
+    if (next && player.track && String(next.id) !== String(list.first()?.id)) {
+      autoAdvanced = true;
+      void playTrack(next.id);
+    }
+  });
+  setInterval(renderTime, 250);
+
+  // ---- controls
+  playBtn.addEventListener('click', () => {
+    if (!player.track) {
+      const first = list.first();
+      if (first) {
+        autoAdvanced = false;
+        void playTrack(first.id);
+      }
+      return;
+    }
+    player.toggle();
+  });
+
+  presetSel.addEventListener('change', () => {
+    store(STORE_PRESET, presetSel.value);
+    player.setPreset(presetSel.value);
+  });
+
+  let intensityTimer: ReturnType<typeof setTimeout> | null = null;
+  intensity.addEventListener('change', () => {
+    if (intensityTimer !== null) clearTimeout(intensityTimer);
+    intensityTimer = setTimeout(() => {
+      intensityTimer = null;
+      const x = Number(intensity.value) / 100;
+      store(STORE_INTENSITY, String(x));
+      player.setIntensity(x);
+    }, 150);
+  });
+
+  volume.addEventListener('input', () => {
+    const v = Number(volume.value) / 100;
+    output.setVolume(v);
+    store(STORE_VOLUME, String(v));
+  });
+
+  document.addEventListener('keydown', (e) => {
+    if (e.defaultPrevented || e.ctrlKey || e.metaKey || e.altKey) return;
+    const t = e.target as HTMLElement | null;
+    const tag = t?.tagName;
+    if (tag === 'SELECT' || tag === 'TEXTAREA' || (tag === 'INPUT' && (t as HTMLInputElement).type !== 'range')) return;
+    const otherSlider = tag === 'INPUT' && t !== seekInput;
+    if (e.key === ' ' || e.code === 'Space') {
+      e.preventDefault();
+      if (!e.repeat) playBtn.click();
+    } else if ((e.key === 'ArrowLeft' || e.key === 'ArrowRight') && !otherSlider) {
+      if (!player.track) return;
+      e.preventDefault();
+      player.seek(player.currentTime + (e.key === 'ArrowLeft' ? -5 : 5));
+    }
+  });
+  // Buttons activate on Space keyup: the keydown handler already toggled.
+  document.addEventListener('keyup', (e) => {
+    if (e.key === ' ' || e.code === 'Space') {
+      const tag = (e.target as HTMLElement | null)?.tagName;
+      if (tag !== 'SELECT' && tag !== 'TEXTAREA') e.preventDefault();
+    }
+  });
+
+  // ---- restore settings
+  const vol = Number(stored(STORE_VOLUME) ?? '1');
+  if (Number.isFinite(vol)) {
+    volume.value = String(Math.round(vol * 100));
+    output.setVolume(vol);
+  }
+  const inten = Number(stored(STORE_INTENSITY) ?? '1');
+  if (Number.isFinite(inten)) player.intensity = Math.max(0, Math.min(1, inten));
+  intensity.value = String(Math.round(player.intensity * 100));
+
+  // ---- load library
+  void loadPresets(bridge, player, presetSel).catch((e) => showMessage(`Presets could not be loaded: ${messageOf(e)}`));
+  bridge
+    .tracks()
+    .then((tracks) => {
+      list.render(tracks);
+      $('track-count').textContent = tracks.length === 1 ? '1 track' : `${tracks.length} tracks`;
+      $('empty').hidden = tracks.length > 0;
+    })
+    .catch((e) => showMessage(`The library could not be loaded: ${messageOf(e)}`));
+
+  renderButton();
+  renderTrack();
+  renderTime();
+}
+
+async function loadPresets(bridge: Bridge, player: Player, select: HTMLSelectElement): Promise<void> {
+  let presets: Preset[];
+  try {
+    presets = await bridge.presets();
+  } catch (e) {
+    presets = [{ name: 'bypass', description: 'No processing' }];
+    select.replaceChildren(new Option('bypass', 'bypass'));
+    player.knownPresets = ['bypass'];
+    player.preset = 'bypass';
+    throw e;
+  }
+  select.replaceChildren(
+    ...presets.map((p) => {
+      const o = new Option(p.name, p.name);
+      o.title = p.description;
+      return o;
+    }),
+  );
+  player.knownPresets = presets.map((p) => p.name);
+  const saved = stored(STORE_PRESET);
+  const names = player.knownPresets;
+  const choice = saved && names.includes(saved) ? saved : names.includes('adaptive') ? 'adaptive' : (names[0] ?? 'bypass');
+  select.value = choice;
+  if (!player.track) player.preset = choice;
+  else player.setPreset(choice);
+}
+
+if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', start);
+else start();

@@ -1,0 +1,140 @@
+/**
+ * Audio output: <audio> → MediaElementSource → fade (GainNode) → tap
+ * (GainNode, unity) → volume (GainNode) → destination.
+ *
+ * The fade hides the decoder restart after every seek/start (30–50 ms ramp).
+ * `tap` is a node tests can connect an AudioWorklet / Analyser to (after the
+ * fade, before the volume). Without Web Audio (or while the context cannot
+ * run) the element plays directly and volume falls back to element.volume.
+ */
+
+const FADE_IN_S = 0.04;
+const FADE_OUT_S = 0.008;
+
+type Ctor = typeof AudioContext;
+
+export class AudioOutput {
+  context: AudioContext | null = null;
+  tap: GainNode | null = null;
+  private source: MediaElementAudioSourceNode | null = null;
+  private fade: GainNode | null = null;
+  private volumeNode: GainNode | null = null;
+  private volume = 1;
+  private routed = false;
+  private fallbackTimer: ReturnType<typeof setInterval> | null = null;
+
+  constructor(readonly audio: HTMLAudioElement) {
+    this.createContext();
+    // Autoplay allowed (tests, the Tauri app): route at once.
+    if (this.context?.state === 'running') this.route();
+    this.context?.addEventListener('statechange', () => {
+      if (this.context?.state === 'running') this.route();
+    });
+  }
+
+  /** Call from a user gesture: resumes the context and routes the element through it. */
+  async ensure(): Promise<void> {
+    const ctx = this.context;
+    if (!ctx) return;
+    if (ctx.state !== 'running') {
+      try {
+        await Promise.race([ctx.resume(), new Promise((r) => setTimeout(r, 500))]);
+      } catch {
+        /* stays on the element path */
+      }
+    }
+    if (ctx.state === 'running') this.route();
+  }
+
+  get webAudio(): boolean {
+    return this.routed;
+  }
+
+  setVolume(v: number): void {
+    this.volume = Math.max(0, Math.min(1, v));
+    const gain = this.volume * this.volume; // perceptual curve
+    if (this.routed && this.context && this.volumeNode) {
+      const t = this.context.currentTime;
+      this.volumeNode.gain.cancelScheduledValues(t);
+      this.volumeNode.gain.setValueAtTime(this.volumeNode.gain.value, t);
+      this.volumeNode.gain.setTargetAtTime(gain, t, 0.015);
+    } else {
+      this.audio.volume = gain;
+    }
+  }
+
+  /** Silence quickly (before a seek or a pause). */
+  fadeOut(): void {
+    if (this.routed && this.context && this.fade) {
+      const t = this.context.currentTime;
+      const g = this.fade.gain;
+      g.cancelScheduledValues(t);
+      g.setValueAtTime(g.value, t);
+      g.linearRampToValueAtTime(0, t + FADE_OUT_S);
+    } else {
+      this.stopFallback();
+      this.audio.volume = 0;
+    }
+  }
+
+  /** Ramp in from silence (after a seek, a start or resuming). */
+  fadeIn(): void {
+    if (this.routed && this.context && this.fade) {
+      const t = this.context.currentTime;
+      const g = this.fade.gain;
+      g.cancelScheduledValues(t);
+      g.setValueAtTime(0, t);
+      g.linearRampToValueAtTime(1, t + FADE_IN_S);
+    } else {
+      // Element volume in a few steps.
+      this.stopFallback();
+      const target = this.volume * this.volume;
+      const t0 = performance.now();
+      this.audio.volume = 0;
+      this.fallbackTimer = setInterval(() => {
+        const k = Math.min(1, (performance.now() - t0) / (FADE_IN_S * 1000));
+        this.audio.volume = target * k;
+        if (k >= 1) this.stopFallback();
+      }, 5);
+    }
+  }
+
+  private stopFallback(): void {
+    if (this.fallbackTimer !== null) clearInterval(this.fallbackTimer);
+    this.fallbackTimer = null;
+  }
+
+  private createContext(): void {
+    const w = window as unknown as { AudioContext?: Ctor; webkitAudioContext?: Ctor };
+    const C = w.AudioContext ?? w.webkitAudioContext;
+    if (!C) return;
+    try {
+      this.context = new C({ latencyHint: 'playback', sampleRate: 48000 });
+    } catch {
+      try {
+        this.context = new C();
+      } catch {
+        this.context = null;
+      }
+    }
+  }
+
+  private route(): void {
+    if (this.routed || !this.context) return;
+    try {
+      const ctx = this.context;
+      this.source = ctx.createMediaElementSource(this.audio);
+      this.fade = ctx.createGain();
+      this.tap = ctx.createGain();
+      this.volumeNode = ctx.createGain();
+      this.source.connect(this.fade).connect(this.tap).connect(this.volumeNode).connect(ctx.destination);
+      this.fade.gain.value = this.audio.paused ? 0 : 1;
+      this.volumeNode.gain.value = this.volume * this.volume;
+      this.stopFallback();
+      this.audio.volume = 1;
+      this.routed = true;
+    } catch {
+      this.routed = false;
+    }
+  }
+}

@@ -1,0 +1,568 @@
+/**
+ * The player: ties the bridge (network), the buffer policy (decisions), the
+ * MSE sink (SourceBuffer) and the audio output (Web Audio) together. It owns
+ * every timer, AbortController and event listener; the policy stays pure.
+ */
+import { ApiError, Bridge, formatIntensity, type TrackDetail, type TrackId } from './bridge';
+import { MseSink, mseSupported, SinkError } from './mse';
+import { AudioOutput } from './output';
+import { BufferPolicy, type Action, type ChunkRequest, type Phase, type Range, type Snapshot, type TrackGrid } from './policy';
+
+interface Payload {
+  init: ArrayBuffer;
+  bytes: ArrayBuffer;
+}
+
+export interface AppendLogEntry {
+  at: number;
+  currentTime: number;
+  chunk: number;
+  epoch: number;
+  key: string;
+  purpose: string;
+  windowStart: number;
+  windowEnd: number;
+  reset: boolean;
+  bytes: number;
+}
+
+export interface PlayerState {
+  trackId: TrackId | null;
+  title: string | null;
+  phase: Phase;
+  epoch: number;
+  key: string | null;
+  preset: string;
+  intensity: number;
+  currentTime: number;
+  duration: number;
+  paused: boolean;
+  buffered: Range[];
+  processed: Range[];
+  pending: number;
+  inflight: { chunk: number; epoch: number; key: string; purpose: string }[];
+  appends: AppendLogEntry[];
+  drops: { at: number; chunk: number; epoch: number; why: string }[];
+  fetches: { at: number; chunk: number; epoch: number; key: string; purpose: string; attempt: number }[];
+  removes: { at: number; start: number; end: number; reason: string }[];
+  waiting: number;
+  error: string | null;
+  webAudio: boolean;
+  goalAhead: number;
+}
+
+const LOG_MAX = 400;
+const TICK_MS = 200;
+
+export function makeKey(preset: string, intensity: number): string {
+  return `${preset}@${formatIntensity(intensity)}`;
+}
+
+export function parseKey(key: string): { preset: string; intensity: number } {
+  const i = key.lastIndexOf('@');
+  return { preset: key.slice(0, i), intensity: Number(key.slice(i + 1)) };
+}
+
+function push<T>(list: T[], item: T): void {
+  list.push(item);
+  if (list.length > LOG_MAX) list.splice(0, list.length - LOG_MAX);
+}
+
+function concat(a: ArrayBuffer, b: ArrayBuffer): ArrayBuffer {
+  const out = new Uint8Array(a.byteLength + b.byteLength);
+  out.set(new Uint8Array(a), 0);
+  out.set(new Uint8Array(b), a.byteLength);
+  return out.buffer;
+}
+
+export class Player extends EventTarget {
+  readonly policy = new BufferPolicy<Payload>();
+  track: TrackDetail | null = null;
+  preset = 'bypass';
+  /** 0..1; the engine's default is 1. */
+  intensity = 1;
+  /** Preset names the server lists (used for the fallback to bypass). */
+  knownPresets: string[] = [];
+
+  private sink: MseSink | null = null;
+  private token = 0;
+  private controllers = new Map<number, { ctrl: AbortController; epoch: number }>();
+  private inits = new Map<string, Promise<ArrayBuffer>>();
+  private initKey: string | null = null;
+  private appendedOnce = false;
+  private wakeTimer: ReturnType<typeof setTimeout> | null = null;
+  private tickTimer: ReturnType<typeof setInterval> | null = null;
+  private faded = true;
+  private fadePoll: ReturnType<typeof setInterval> | null = null;
+  private pauseTimer: ReturnType<typeof setTimeout> | null = null;
+  private lastError: string | null = null;
+  private waiting = 0;
+  private appends: AppendLogEntry[] = [];
+  private drops: PlayerState['drops'] = [];
+  private fetches: PlayerState['fetches'] = [];
+  private removes: PlayerState['removes'] = [];
+
+  constructor(
+    readonly audio: HTMLAudioElement,
+    readonly bridge: Bridge,
+    readonly output: AudioOutput,
+  ) {
+    super();
+    audio.preload = 'auto';
+    audio.addEventListener('waiting', () => {
+      this.waiting += 1;
+      this.changed();
+    });
+    audio.addEventListener('seeking', () => {
+      this.output.fadeOut();
+      this.faded = true;
+      this.armFadeIn();
+    });
+    const fadeIn = () => {
+      if (!this.audio.paused && !this.audio.seeking && this.faded) {
+        this.faded = false;
+        this.clearFadePoll();
+        this.output.fadeIn();
+      }
+    };
+    audio.addEventListener('playing', fadeIn);
+    audio.addEventListener('seeked', fadeIn);
+    audio.addEventListener('timeupdate', () => {
+      this.tick();
+      this.dispatchEvent(new Event('time'));
+    });
+    for (const ev of ['play', 'pause', 'durationchange', 'loadedmetadata']) audio.addEventListener(ev, () => this.changed());
+    audio.addEventListener('ended', () => {
+      this.changed();
+      this.dispatchEvent(new Event('ended'));
+    });
+    audio.addEventListener('error', () => {
+      if (!this.sink) return;
+      const code = audio.error?.code;
+      const msg =
+        code === 3 || code === 4
+          ? 'The browser could not decode the audio of this track.'
+          : 'Playback of this track failed.';
+      this.fail(msg);
+    });
+  }
+
+  get key(): string {
+    return makeKey(this.preset, this.intensity);
+  }
+
+  get duration(): number {
+    return this.track?.duration_s ?? 0;
+  }
+
+  get currentTime(): number {
+    return this.audio.currentTime || 0;
+  }
+
+  get error(): string | null {
+    return this.lastError;
+  }
+
+  /** Load a track and (optionally) start playing it at `position`. */
+  async load(id: TrackId, opts: { autoplay?: boolean; position?: number } = {}): Promise<void> {
+    const token = ++this.token;
+    this.teardown();
+    this.setError(null);
+    this.track = null;
+    this.changed();
+    let detail: TrackDetail;
+    try {
+      detail = await this.bridge.track(id);
+    } catch (e) {
+      if (token === this.token) this.fail(messageOf(e));
+      return;
+    }
+    if (token !== this.token) return;
+    if (!mseSupported(detail.mime)) {
+      this.fail('This system cannot play Opus audio in WebM. On Linux, install the GStreamer “bad” plugins (gstreamer1.0-plugins-bad).');
+      return;
+    }
+    if (!(detail.duration_s > 0) || !(detail.chunk_count > 0) || !(detail.chunk_seconds > 0)) {
+      this.fail('The server described this track without a playable length.');
+      return;
+    }
+    this.track = detail;
+    this.appendedOnce = false;
+    this.initKey = null;
+    this.inits.clear();
+    const sink = new MseSink(this.audio, detail.mime, detail.duration_s);
+    this.sink = sink;
+    this.changed();
+    try {
+      await sink.ready;
+    } catch (e) {
+      if (token === this.token) this.fail(messageOf(e));
+      return;
+    }
+    if (token !== this.token) return;
+    const grid: TrackGrid = { duration: detail.duration_s, chunkSeconds: detail.chunk_seconds, chunkCount: detail.chunk_count };
+    const position = Math.max(0, Math.min(opts.position ?? 0, detail.duration_s));
+    if (position > 0) this.audio.currentTime = position;
+    this.exec(this.policy.start(grid, this.key, position, this.snapshot()));
+    this.tickTimer = setInterval(() => this.tick(), TICK_MS);
+    this.setMediaSession(detail);
+    if (opts.autoplay) await this.play();
+  }
+
+  async play(): Promise<void> {
+    if (!this.track) return;
+    if (this.pauseTimer !== null) {
+      clearTimeout(this.pauseTimer);
+      this.pauseTimer = null;
+    }
+    await this.output.ensure();
+    this.faded = true;
+    if (!this.audio.paused) {
+      this.faded = false;
+      this.output.fadeIn();
+      return;
+    }
+    this.armFadeIn();
+    try {
+      await this.audio.play();
+    } catch (e) {
+      const name = (e as DOMException)?.name;
+      if (name === 'NotAllowedError') this.notice('The browser blocked playback. Press Play to start.');
+      // AbortError: a new load or pause interrupted play(): nothing to report.
+    }
+  }
+
+  pause(): void {
+    if (this.audio.paused) return;
+    this.output.fadeOut();
+    this.faded = true;
+    if (this.pauseTimer !== null) clearTimeout(this.pauseTimer);
+    // Let the short fade-out reach silence before stopping the element.
+    this.pauseTimer = setTimeout(() => {
+      this.pauseTimer = null;
+      this.audio.pause();
+    }, 15);
+  }
+
+  toggle(): void {
+    if (this.audio.paused || this.pauseTimer !== null) void this.play();
+    else this.pause();
+  }
+
+  seek(t: number): void {
+    if (!this.track || !this.sink) return;
+    const target = Math.max(0, Math.min(t, this.track.duration_s));
+    this.output.fadeOut();
+    this.faded = true;
+    const actions = this.policy.seek(target, this.snapshot());
+    this.audio.currentTime = target;
+    this.exec(actions);
+    this.changed();
+  }
+
+  setPreset(preset: string, intensity = this.intensity): void {
+    this.preset = preset;
+    this.intensity = Math.max(0, Math.min(1, intensity));
+    if (this.track && this.sink) this.exec(this.policy.setKey(this.key, this.snapshot()));
+    this.changed();
+  }
+
+  setIntensity(x: number): void {
+    this.setPreset(this.preset, x);
+  }
+
+  bufferedRanges(): Range[] {
+    return this.sink?.buffered() ?? [];
+  }
+
+  processedRanges(): Range[] {
+    return this.track ? this.policy.processedRanges() : [];
+  }
+
+  state(): PlayerState {
+    const ps = this.policy.state();
+    return {
+      trackId: this.track?.id ?? null,
+      title: this.track?.title ?? null,
+      phase: ps.phase,
+      epoch: ps.epoch,
+      key: ps.key,
+      preset: this.preset,
+      intensity: this.intensity,
+      currentTime: this.currentTime,
+      duration: this.duration,
+      paused: this.audio.paused,
+      buffered: this.bufferedRanges(),
+      processed: this.processedRanges(),
+      pending: ps.pending,
+      inflight: ps.inflight.map((r) => ({ chunk: r.chunk, epoch: r.epoch, key: r.key, purpose: r.purpose })),
+      appends: [...this.appends],
+      drops: [...this.drops],
+      fetches: [...this.fetches],
+      removes: [...this.removes],
+      waiting: this.waiting,
+      error: this.lastError,
+      webAudio: this.output.webAudio,
+      goalAhead: ps.goalAhead,
+    };
+  }
+
+  // ------------------------------------------------------------ internals
+
+  /**
+   * Fade in as soon as playback really moves again. 'seeked'/'playing' do that
+   * in Chromium; WebKitGTK delivers them ~1 s late (NOTES §0), so also poll
+   * currentTime.
+   */
+  private armFadeIn(): void {
+    this.clearFadePoll();
+    const t0 = this.audio.currentTime;
+    const started = performance.now();
+    this.fadePoll = setInterval(() => {
+      if (!this.faded) return this.clearFadePoll();
+      const moved = Math.abs(this.audio.currentTime - t0) > 0.005 && !this.audio.seeking;
+      const late = performance.now() - started > 5000;
+      if ((moved && !this.audio.paused) || late) {
+        this.clearFadePoll();
+        if (!this.audio.paused) {
+          this.faded = false;
+          this.output.fadeIn();
+        }
+      }
+    }, 15);
+  }
+
+  private clearFadePoll(): void {
+    if (this.fadePoll !== null) clearInterval(this.fadePoll);
+    this.fadePoll = null;
+  }
+
+  private snapshot(): Snapshot {
+    return { now: performance.now(), currentTime: this.currentTime, buffered: this.bufferedRanges() };
+  }
+
+  private tick(): void {
+    if (!this.sink || !this.track) return;
+    this.exec(this.policy.tick(this.snapshot()));
+  }
+
+  private exec(actions: Action<Payload>[]): void {
+    for (const a of actions) {
+      switch (a.type) {
+        case 'fetch':
+          this.startFetch(a.req);
+          break;
+        case 'cancel':
+          for (const [id, c] of this.controllers) {
+            if (c.epoch < a.before) {
+              c.ctrl.abort();
+              this.controllers.delete(id);
+            }
+          }
+          break;
+        case 'append':
+          this.doAppend(a.req, a.data, a.windowStart, a.windowEnd, a.reset);
+          break;
+        case 'remove': {
+          const sink = this.sink;
+          if (!sink) break;
+          push(this.removes, { at: performance.now(), start: a.start, end: a.end, reason: a.reason });
+          sink.remove(a.start, a.end).then(
+            () => this.sinkDone(sink),
+            (e) => this.sinkFailed(sink, e),
+          );
+          break;
+        }
+        case 'endOfStream': {
+          const sink = this.sink;
+          if (!sink) break;
+          sink.endOfStream();
+          queueMicrotask(() => this.sinkDone(sink));
+          break;
+        }
+        case 'wake': {
+          if (this.wakeTimer !== null) clearTimeout(this.wakeTimer);
+          const delay = Math.max(0, a.at - performance.now());
+          this.wakeTimer = setTimeout(() => {
+            this.wakeTimer = null;
+            this.tick();
+          }, delay + 1);
+          break;
+        }
+        case 'drop':
+          push(this.drops, { at: performance.now(), chunk: a.req.chunk, epoch: a.req.epoch, why: a.why });
+          break;
+        case 'keyRejected': {
+          const back = parseKey(a.fallbackKey);
+          const bad = parseKey(a.key);
+          this.preset = back.preset;
+          this.intensity = back.intensity;
+          this.notice(presetMessage(bad.preset, a.message));
+          this.changed();
+          break;
+        }
+        case 'error':
+          this.fail(a.message, a.status);
+          break;
+      }
+    }
+    this.changed();
+  }
+
+  private startFetch(req: ChunkRequest): void {
+    const track = this.track;
+    if (!track) return;
+    const token = this.token;
+    const ctrl = new AbortController();
+    this.controllers.set(req.id, { ctrl, epoch: req.epoch });
+    push(this.fetches, { at: performance.now(), chunk: req.chunk, epoch: req.epoch, key: req.key, purpose: req.purpose, attempt: req.attempt });
+    const { preset, intensity } = parseKey(req.key);
+    Promise.all([this.initFor(track.id, req.key), this.bridge.chunk(track.id, req.chunk, preset, intensity, ctrl.signal)]).then(
+      ([init, bytes]) => {
+        this.controllers.delete(req.id);
+        if (token !== this.token) return;
+        this.exec(this.policy.fetchDone(req, { init, bytes }, this.snapshot()));
+      },
+      (e: unknown) => {
+        this.controllers.delete(req.id);
+        if (token !== this.token) return;
+        if (e instanceof ApiError && e.aborted) return;
+        const status = e instanceof ApiError ? e.status : undefined;
+        this.exec(this.policy.fetchFailed(req, { status, message: messageOf(e) }, this.snapshot()));
+      },
+    );
+  }
+
+  private initFor(id: TrackId, key: string): Promise<ArrayBuffer> {
+    let p = this.inits.get(key);
+    if (!p) {
+      const { preset, intensity } = parseKey(key);
+      p = this.bridge.initSegment(id, preset, intensity);
+      p.catch(() => this.inits.delete(key));
+      this.inits.set(key, p);
+    }
+    return p;
+  }
+
+  private doAppend(req: ChunkRequest, data: Payload, ws: number, we: number, reset: boolean): void {
+    const sink = this.sink;
+    if (!sink) return;
+    const withInit = reset || this.initKey !== req.key;
+    const bytes = withInit ? concat(data.init, data.bytes) : data.bytes;
+    push(this.appends, {
+      at: performance.now(),
+      currentTime: this.currentTime,
+      chunk: req.chunk,
+      epoch: req.epoch,
+      key: req.key,
+      purpose: req.purpose,
+      windowStart: ws,
+      windowEnd: we,
+      reset,
+      bytes: bytes.byteLength,
+    });
+    sink.append(bytes, ws, we, reset).then(
+      () => {
+        this.initKey = req.key;
+        this.appendedOnce = true;
+        this.sinkDone(sink);
+      },
+      (e) => this.sinkFailed(sink, e),
+    );
+  }
+
+  private sinkDone(sink: MseSink): void {
+    if (sink !== this.sink) return;
+    this.exec(this.policy.sbDone(this.snapshot()));
+  }
+
+  private sinkFailed(sink: MseSink, e: unknown): void {
+    if (sink !== this.sink) return;
+    const quota = e instanceof SinkError && e.quota;
+    this.exec(this.policy.sbFailed({ quota, message: messageOf(e) }, this.snapshot()));
+  }
+
+  private fail(message: string, status?: number): void {
+    // A preset the server cannot render yet, before anything played: fall back to bypass.
+    if (status === 400 && !this.appendedOnce && this.track && this.preset !== 'bypass' && this.knownPresets.includes('bypass')) {
+      const bad = this.preset;
+      const id = this.track.id;
+      const position = this.currentTime;
+      // play() was already called if the element is not paused (it waits for data).
+      const autoplay = !this.audio.paused;
+      this.preset = 'bypass';
+      void this.load(id, { autoplay, position }); // clears the message synchronously
+      this.notice(`${presetMessage(bad, message)} Playing with “bypass” instead.`);
+      return;
+    }
+    this.teardownStreaming();
+    this.setError(message);
+    this.dispatchEvent(new CustomEvent('failure', { detail: message }));
+  }
+
+  private notice(message: string): void {
+    this.setError(message);
+    this.dispatchEvent(new CustomEvent('notice', { detail: message }));
+  }
+
+  private setError(message: string | null): void {
+    this.lastError = message;
+    this.dispatchEvent(new CustomEvent('message', { detail: message }));
+  }
+
+  /** Stop streaming for the current track (keep what is buffered playing). */
+  private teardownStreaming(): void {
+    this.exec(this.policy.stop());
+    if (this.wakeTimer !== null) clearTimeout(this.wakeTimer);
+    this.wakeTimer = null;
+  }
+
+  private teardown(): void {
+    this.teardownStreaming();
+    for (const c of this.controllers.values()) c.ctrl.abort();
+    this.controllers.clear();
+    if (this.tickTimer !== null) clearInterval(this.tickTimer);
+    this.tickTimer = null;
+    if (this.pauseTimer !== null) clearTimeout(this.pauseTimer);
+    this.pauseTimer = null;
+    this.clearFadePoll();
+    this.sink?.destroy();
+    this.sink = null;
+    this.inits.clear();
+    this.initKey = null;
+    this.faded = true;
+  }
+
+  private changed(): void {
+    this.dispatchEvent(new Event('change'));
+  }
+
+  private setMediaSession(t: TrackDetail): void {
+    const ms = (navigator as Navigator & { mediaSession?: MediaSession }).mediaSession;
+    if (!ms || typeof MediaMetadata === 'undefined') return;
+    try {
+      ms.metadata = new MediaMetadata({ title: t.title, artist: t.artist ?? '', album: t.album ?? '' });
+      ms.setActionHandler('play', () => void this.play());
+      ms.setActionHandler('pause', () => this.pause());
+      ms.setActionHandler('seekto', (d) => {
+        if (d.seekTime !== undefined) this.seek(d.seekTime);
+      });
+    } catch {
+      /* not supported here */
+    }
+  }
+}
+
+export function messageOf(e: unknown): string {
+  if (e instanceof ApiError || e instanceof SinkError) return e.message;
+  if (e instanceof Error && e.message) return e.message;
+  return 'Something went wrong.';
+}
+
+/** A sentence about a refused preset that names it once. */
+export function presetMessage(preset: string, serverMessage: string): string {
+  const m = serverMessage.trim();
+  const sentence = m && !/[.!?]$/.test(m) ? `${m}.` : m;
+  if (sentence.includes(preset)) return sentence;
+  return sentence ? `The preset “${preset}” is not available: ${sentence}` : `The preset “${preset}” is not available.`;
+}

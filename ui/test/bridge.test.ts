@@ -1,0 +1,119 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { ApiError, Bridge, detectBaseUrl, formatIntensity, sentence } from '../src/bridge';
+import { setWindow } from '../src/mse';
+import { makeKey, parseKey, presetMessage } from '../src/player';
+
+describe('base URL', () => {
+  const loc = (href: string) => ({ href, search: new URL(href).search });
+  it('is same-origin / in a browser', () => {
+    expect(detectBaseUrl(loc('http://127.0.0.1:4321/index.html'), {}, 'X11; Linux')).toBe('http://127.0.0.1:4321/');
+  });
+  it('uses the custom scheme inside Tauri', () => {
+    expect(detectBaseUrl(loc('tauri://localhost/'), { __TAURI_INTERNALS__: {} }, 'X11; Linux x86_64')).toBe('sonance://localhost/');
+    expect(detectBaseUrl(loc('http://tauri.localhost/'), { __TAURI_INTERNALS__: {} }, 'Mozilla/5.0 (Windows NT 10.0)')).toBe('http://sonance.localhost/');
+  });
+  it('lets ?api= override both', () => {
+    expect(detectBaseUrl(loc('http://x/?api=http://127.0.0.1:9/base'), { __TAURI_INTERNALS__: {} }, 'Linux')).toBe('http://127.0.0.1:9/base/');
+  });
+});
+
+describe('bridge requests', () => {
+  afterEach(() => vi.unstubAllGlobals());
+
+  it('builds chunk URLs with preset and intensity', async () => {
+    const seen: string[] = [];
+    vi.stubGlobal('fetch', async (url: string) => {
+      seen.push(url);
+      return new Response(new Uint8Array([1, 2, 3]));
+    });
+    const b = new Bridge('http://h:1/');
+    const buf = await b.chunk('a b/c', 7, 'warm', 0.333);
+    expect(buf.byteLength).toBe(3);
+    expect(seen[0]).toBe('http://h:1/api/tracks/a%20b%2Fc/chunks/7.webm?preset=warm&intensity=0.33');
+  });
+
+  it('turns server errors into ApiError with the server sentence', async () => {
+    vi.stubGlobal('fetch', async () => new Response(JSON.stringify({ kind: 'undecodable', message: 'This file is not audio.' }), { status: 422 }));
+    const err = await new Bridge('http://h/').track('x').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ApiError);
+    expect((err as ApiError).status).toBe(422);
+    expect((err as ApiError).kind).toBe('undecodable');
+    expect((err as ApiError).message).toBe('This file is not audio.');
+  });
+
+  it('keeps a plain sentence when the error body is not JSON', async () => {
+    vi.stubGlobal('fetch', async () => new Response('<html>oops</html>', { status: 503 }));
+    const err = (await new Bridge('http://h/').presets().catch((e: unknown) => e)) as ApiError;
+    expect(err.status).toBe(503);
+    expect(err.message).toBe('The server is busy right now.');
+  });
+
+  it('reports network failures without a status', async () => {
+    vi.stubGlobal('fetch', async () => {
+      throw new TypeError('Failed to fetch');
+    });
+    const err = (await new Bridge('http://h/').tracks().catch((e: unknown) => e)) as ApiError;
+    expect(err.status).toBeUndefined();
+    expect(err.kind).toBe('network');
+  });
+
+  it('reports aborts as aborted', async () => {
+    vi.stubGlobal('fetch', async (_u: string, init: RequestInit) => {
+      if (init.signal?.aborted) throw new DOMException('aborted', 'AbortError');
+      return new Response('');
+    });
+    const c = new AbortController();
+    c.abort();
+    const err = (await new Bridge('http://h/').chunk(1, 0, 'bypass', 1, c.signal).catch((e: unknown) => e)) as ApiError;
+    expect(err.aborted).toBe(true);
+  });
+});
+
+describe('small pieces', () => {
+  it('turns server messages into sentences', () => {
+    expect(sentence('there is no such track')).toBe('There is no such track.');
+    expect(sentence('Done!')).toBe('Done!');
+    expect(sentence('  ')).toBe('');
+  });
+  it('formats intensity in [0, 1]', () => {
+    expect(formatIntensity(0.5)).toBe('0.5');
+    expect(formatIntensity(1)).toBe('1');
+    expect(formatIntensity(7)).toBe('1');
+    expect(formatIntensity(-1)).toBe('0');
+  });
+  it('round-trips keys', () => {
+    expect(parseKey(makeKey('original-matched', 0.25))).toEqual({ preset: 'original-matched', intensity: 0.25 });
+  });
+  it('names a refused preset once', () => {
+    expect(presetMessage('warm', 'The preset “warm” is not available yet.')).toBe('The preset “warm” is not available yet.');
+    expect(presetMessage('warm', 'Not implemented')).toBe('The preset “warm” is not available: Not implemented.');
+  });
+  it('sets the append window so that start < end after each assignment', () => {
+    const log: string[] = [];
+    const sb = {
+      s: 0,
+      e: Infinity,
+      get appendWindowStart() {
+        return this.s;
+      },
+      set appendWindowStart(v: number) {
+        if (!(v < this.e)) throw new TypeError(`start ${v} >= end ${this.e}`);
+        log.push(`start=${v}`);
+        this.s = v;
+      },
+      get appendWindowEnd() {
+        return this.e;
+      },
+      set appendWindowEnd(v: number) {
+        if (!(v > this.s)) throw new TypeError(`end ${v} <= start ${this.s}`);
+        log.push(`end=${v}`);
+        this.e = v;
+      },
+    };
+    setWindow(sb, 0, 5);
+    setWindow(sb, 5, 10); // forward: end first
+    setWindow(sb, 40, 45); // far forward
+    setWindow(sb, 10, 15); // backward: start first
+    expect(log).toEqual(['start=0', 'end=5', 'end=10', 'start=5', 'end=45', 'start=40', 'start=10', 'end=15']);
+  });
+});
