@@ -27,9 +27,11 @@ fi
 command -v cargo >/dev/null || { echo "setup: Rust is missing: install it from rustup.rs (rust-version in Cargo.toml)"; exit 1; }
 command -v npm >/dev/null || { echo "setup: Node.js 20+ and npm are missing (apt-get install nodejs npm)"; exit 1; }
 
-# The web UI.
+# The web UI. `npm install` (not `npm ci`): it installs the locked versions, and unlike `npm ci`
+# it accepts a lock written with `omit-lockfile-registry-resolved` (set on these machines),
+# where npm 11 leaves out optional packages for other platforms and `npm ci` then refuses.
 if [ ! -d ui/node_modules ] || [ ui/package-lock.json -nt ui/node_modules/.package-lock.json ]; then
-  npm --prefix ui ci --no-audit --no-fund --loglevel=error
+  npm --prefix ui install --no-audit --no-fund --loglevel=error
 fi
 npm --prefix ui run --silent build
 
