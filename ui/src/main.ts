@@ -122,6 +122,8 @@ function start(): void {
     seekBar.update(t, player.bufferedRanges(), player.processedRanges());
   }
 
+  let intensityTimer: ReturnType<typeof setTimeout> | null = null;
+
   function renderTrack(): void {
     const t = player.track;
     nowTitle.textContent = t ? t.title : 'Nothing playing';
@@ -131,7 +133,10 @@ function start(): void {
       presetSel.value = player.preset;
     }
     const iv = String(Math.round(player.intensity * 100));
-    if (intensity.value !== iv && document.activeElement !== intensity) intensity.value = iv;
+    // Never overwrite a change the user made that is still waiting for its debounce.
+    if (intensity.value !== iv && document.activeElement !== intensity && intensityTimer === null) {
+      intensity.value = iv;
+    }
   }
 
   function showMessage(msg: string | null): void {
@@ -185,12 +190,12 @@ function start(): void {
     player.setPreset(presetSel.value);
   });
 
-  let intensityTimer: ReturnType<typeof setTimeout> | null = null;
   intensity.addEventListener('change', () => {
     if (intensityTimer !== null) clearTimeout(intensityTimer);
+    // The value the user chose, read now: a re-render may reset the slider before the timer.
+    const x = Number(intensity.value) / 100;
     intensityTimer = setTimeout(() => {
       intensityTimer = null;
-      const x = Number(intensity.value) / 100;
       store(STORE_INTENSITY, String(x));
       player.setIntensity(x);
     }, 150);

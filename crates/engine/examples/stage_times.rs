@@ -1,5 +1,6 @@
 //! Time each stage of one 30 s chunk on its own (one core): open, decode, resample, encode.
-//! `cargo run --release -p sonance-engine --example stage_times -- FILE`
+//! `cargo run --release -p sonance-engine --example stage_times -- FILE [COMPLEXITY]`
+//! Times are this thread's CPU time, so other processes' load does not inflate them much.
 /// CPU time of this thread in ms (Linux schedstat; unaffected by other processes' load).
 fn cpu_ms() -> f64 {
     std::fs::read_to_string("/proc/thread-self/schedstat")
@@ -52,8 +53,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let (a, b) = span.render_range();
     out.resize((b - a) as usize * 2, 0.0);
+    let complexity: u8 = std::env::args().nth(2).and_then(|c| c.parse().ok()).unwrap_or(10);
+    let settings = EncoderSettings { complexity, ..EncoderSettings::default() };
     let t = Instant::now();
-    let packets = span.encode(&EncoderSettings::default(), &out)?;
+    let packets = span.encode(&settings, &out)?;
     let encode_ms = t.elapsed().as_secs_f64() * 1e3;
     println!(
         "open {open_ms:.1} ms, decode 30 s {decode_ms:.1} ms, resample {resample_ms:.1} ms, encode {encode_ms:.1} ms ({} packets)",
