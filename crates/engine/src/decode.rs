@@ -402,10 +402,12 @@ impl SourceReader {
                         return Ok(true);
                     }
                 }
-                Err(SymError::DecodeError(msg)) => {
+                // Symphonia's contract: a decode or I/O error inside one packet means that
+                // packet is damaged; skip it and go on.
+                Err(SymError::DecodeError(_)) | Err(SymError::IoError(_)) => {
                     self.damaged = true;
                     errors += 1;
-                    log::debug!("{}: skipped a damaged packet: {msg}", self.path.display());
+                    log::debug!("{}: skipped a damaged packet", self.path.display());
                     if errors > MAX_CONSECUTIVE_ERRORS {
                         return Err(Error::Corrupt {
                             path: self.path.clone(),
@@ -501,6 +503,10 @@ fn probe_error(path: &Path, e: SymError) -> Error {
         SymError::Unsupported(what) if what.contains("probe") => {
             Error::unsupported(path, "no audio format was recognised in it")
         }
+        SymError::Unsupported(what) if what.contains("missing") => Error::Corrupt {
+            path: path.to_path_buf(),
+            reason: format!("it is incomplete or damaged ({what})"),
+        },
         SymError::Unsupported(what) => {
             Error::unsupported(path, format!("its codec is not supported ({what})"))
         }
