@@ -99,6 +99,11 @@ impl Response {
         Self::error(status, kind, e.to_string())
     }
 
+    /// A 500 for a failure inside the server itself.
+    pub fn internal_error() -> Self {
+        Self::error(500, "internal", "Sonance hit an internal error; the player keeps working")
+    }
+
     /// The body as text (tests, logs).
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()

@@ -79,7 +79,13 @@ fn serve(http: &tiny_http::Server, api: &StreamApi) {
             host: header("Host"),
             origin: header("Origin"),
         };
-        let resp = api.handle(&request);
+        // A panic must not take a worker down with it (four of them would silence the
+        // server): answer 500 and keep serving.
+        let resp = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| api.handle(&request)))
+            .unwrap_or_else(|_| {
+                log::error!("internal error while answering {} {}", request.method, url);
+                crate::api::Response::internal_error()
+            });
         log::debug!("{} {} -> {}", request.method, url, resp.status);
         let mut out =
             tiny_http::Response::from_data(resp.body.to_vec()).with_status_code(resp.status);
