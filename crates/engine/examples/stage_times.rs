@@ -53,8 +53,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let (a, b) = span.render_range();
     out.resize((b - a) as usize * 2, 0.0);
-    let complexity: u8 = std::env::args().nth(2).and_then(|c| c.parse().ok()).unwrap_or(10);
-    let settings = EncoderSettings { complexity, ..EncoderSettings::default() };
+    let complexity: u8 = std::env::args()
+        .nth(2)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(10);
+    let settings = EncoderSettings {
+        complexity,
+        ..EncoderSettings::default()
+    };
     let t = Instant::now();
     let packets = span.encode(&settings, &out)?;
     let encode_ms = t.elapsed().as_secs_f64() * 1e3;

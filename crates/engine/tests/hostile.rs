@@ -19,7 +19,18 @@ const VARIANTS: u64 = 60;
 fn make(dir: &std::path::Path, file: &str, codec: &[&str]) -> Vec<u8> {
     let path = dir.join(file);
     let ok = Command::new("ffmpeg")
-        .args(["-v", "error", "-nostdin", "-y", "-f", "lavfi", "-i", "anoisesrc=d=3:c=pink:a=0.3", "-ac", "2"])
+        .args([
+            "-v",
+            "error",
+            "-nostdin",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            "anoisesrc=d=3:c=pink:a=0.3",
+            "-ac",
+            "2",
+        ])
         .args(codec)
         .arg(&path)
         .status()
@@ -100,10 +111,18 @@ fn damaged_files_never_panic_or_hang() {
                     assert!(!e.to_string().is_empty());
                 }
             }
-            assert!(took < Duration::from_secs(20), "{name} variant {seed} took {took:?}");
+            assert!(
+                took < Duration::from_secs(20),
+                "{name} variant {seed} took {took:?}"
+            );
             let _ = std::fs::remove_file(&path);
         }
     }
-    eprintln!("damaged files: {played} played (the decodable part), {refused} refused with an error");
-    assert!(played > 0 && refused > 0, "the damage should produce both outcomes");
+    eprintln!(
+        "damaged files: {played} played (the decodable part), {refused} refused with an error"
+    );
+    assert!(
+        played > 0 && refused > 0,
+        "the damage should produce both outcomes"
+    );
 }

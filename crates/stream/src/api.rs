@@ -101,7 +101,11 @@ impl Response {
 
     /// A 500 for a failure inside the server itself.
     pub fn internal_error() -> Self {
-        Self::error(500, "internal", "Sonance hit an internal error; the player keeps working")
+        Self::error(
+            500,
+            "internal",
+            "Sonance hit an internal error; the player keeps working",
+        )
     }
 
     /// The body as text (tests, logs).
