@@ -1,15 +1,18 @@
 //! The engine's public face: open a track, get its init segment and its chunks.
 
+use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::UNIX_EPOCH;
+
+use lru::LruCache;
 
 use sonance_cache::{CacheConfig, CacheKey, CacheStats, FragmentCache};
 
 use crate::chunk::{self, ChunkPlan};
 use crate::decode::{SourceInfo, SourceReader};
 use crate::encode::EncoderSettings;
-use crate::enhance::Enhancement;
+use crate::enhance::{Enhancement, TrackAnalysis};
 use crate::error::{Error, Result};
 use crate::pipeline::{self, Source};
 use crate::render::frames_at_48k;
@@ -92,10 +95,22 @@ impl Track {
     }
 }
 
+/// Tracks whose analysis is kept: each holds its excerpts (16 × 0.8 s of 48 kHz stereo,
+/// ~5 MB), which later preset or intensity changes calibrate on. The playing track, the next
+/// one and a couple of recent ones.
+const ANALYSES_KEPT: usize = 4;
+
+/// One track's analysis slot: filled once; callers arriving meanwhile wait for it.
+type AnalysisSlot = Arc<Mutex<Option<Arc<TrackAnalysis>>>>;
+
 /// Renders and caches fragments. Cheap to share behind an `Arc`; every method takes `&self`.
 pub struct Engine {
     config: EngineConfig,
     cache: FragmentCache,
+    /// Track analyses by track identity (most recently used kept).
+    analyses: Mutex<LruCache<String, AnalysisSlot>>,
+    /// The analysis of nothing, for choices that need none (bypass, intensity 0).
+    no_analysis: Arc<TrackAnalysis>,
 }
 
 impl Engine {
@@ -105,7 +120,40 @@ impl Engine {
         config.encoder.validate()?;
         let cache = FragmentCache::new(config.cache.clone())
             .map_err(|e| Error::InvalidParameter(format!("cache: {e}")))?;
-        Ok(Engine { config, cache })
+        Ok(Engine {
+            config,
+            cache,
+            analyses: Mutex::new(LruCache::new(
+                NonZeroUsize::new(ANALYSES_KEPT).unwrap_or(NonZeroUsize::MIN),
+            )),
+            no_analysis: Arc::new(TrackAnalysis::none()),
+        })
+    }
+
+    /// The analysis of `track` (loudness, spectrum, dynamics, excerpts): measured once per
+    /// track identity, then kept while the track is among the most recently used.
+    pub fn analysis(&self, track: &Track) -> Result<Arc<TrackAnalysis>> {
+        let slot = {
+            let mut map = self.analyses.lock().unwrap_or_else(|e| e.into_inner());
+            map.get_or_insert(track.identity.clone(), Default::default)
+                .clone()
+        };
+        let mut slot = slot.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(a) = slot.as_ref() {
+            return Ok(a.clone());
+        }
+        let a = Arc::new(TrackAnalysis::from_file(&track.path, &track.info)?);
+        *slot = Some(a.clone());
+        Ok(a)
+    }
+
+    /// The analysis `enh` needs on `track` (none for bypass).
+    fn analysis_for(&self, track: &Track, enh: &Enhancement) -> Result<Arc<TrackAnalysis>> {
+        if enh.needs_analysis() {
+            self.analysis(track)
+        } else {
+            Ok(self.no_analysis.clone())
+        }
     }
 
     /// The settings in force.
@@ -156,10 +204,11 @@ impl Engine {
 
     /// Render chunk `n` without the cache.
     pub fn render_chunk(&self, track: &Track, n: u64, enh: &Enhancement) -> Result<Vec<u8>> {
+        let analysis = self.analysis_for(track, enh)?;
         let (segment, report) = pipeline::chunk_fragment(
             track.source(),
             n,
-            &|| enh.chain(),
+            &|| enh.chain(&analysis),
             &self.config.encoder,
             self.config.parts_per_chunk,
         )?;
@@ -174,10 +223,11 @@ impl Engine {
 
     /// The enhanced PCM of chunk `n` as the chunk path renders it (for checks).
     pub fn chunk_pcm(&self, track: &Track, n: u64, enh: &Enhancement) -> Result<Vec<f32>> {
+        let analysis = self.analysis_for(track, enh)?;
         pipeline::chunk_pcm(
             track.source(),
             n,
-            &|| enh.chain(),
+            &|| enh.chain(&analysis),
             self.config.parts_per_chunk,
         )
     }
@@ -189,7 +239,8 @@ impl Engine {
         enh: &Enhancement,
         sink: &mut crate::render::Sink<'_>,
     ) -> Result<()> {
-        pipeline::continuous_pcm(track.source(), enh.chain(), sink).map(|_| ())
+        let analysis = self.analysis_for(track, enh)?;
+        pipeline::continuous_pcm(track.source(), enh.chain(&analysis), sink).map(|_| ())
     }
 
     /// Cache counters.

@@ -5,11 +5,26 @@
 //! never changes the result; [`crate::render`] starts each chain [`Chain::warmup_frames`]
 //! early so a chunk equals the same samples of a continuous render.
 //!
-//! Adding a preset touches only this module: give it a [`Preset`] variant and build its chain
-//! in [`Enhancement::chain`].
+//! One module per stage: [`eq`] (shelves and peaking bands), [`dynamics`] (compressor),
+//! [`width`], [`loudness`] (gain, meter, calibration) and [`limiter`] (true peak); [`analysis`]
+//! measures a track once and [`presets`] turns a preset, an intensity and that analysis into
+//! a chain. Adding a preset means a [`Preset`] variant and its design in [`presets::design`].
+//!
+//! Intensity scales the processing itself (EQ gains, compression ratio, width, loudness
+//! change, the limiter's fade-in) — never a dry/wet mix — and intensity 0 is exactly bypass.
+
+pub mod analysis;
+pub mod dynamics;
+pub mod eq;
+pub mod limiter;
+pub mod loudness;
+pub mod presets;
+pub mod width;
 
 use std::fmt;
 use std::str::FromStr;
+
+pub use analysis::TrackAnalysis;
 
 use crate::error::{Error, Result};
 
@@ -65,6 +80,31 @@ impl Chain {
             stage.process(frames);
         }
     }
+}
+
+/// Map `f` over `items` on the machine's cores (at most one thread per item), results in
+/// order. Track analysis runs before a track's first chunk, when the cores are otherwise idle.
+pub(crate) fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(items.len());
+    if workers <= 1 {
+        return items.iter().map(f).collect();
+    }
+    let per = items.len().div_ceil(workers);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = items
+            .chunks(per)
+            .map(|part| {
+                let f = &f;
+                scope.spawn(move || part.iter().map(f).collect::<Vec<R>>())
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    })
 }
 
 /// The named presets.
@@ -124,7 +164,12 @@ impl Preset {
 
     /// Whether this build can render the preset.
     pub fn available(self) -> bool {
-        matches!(self, Preset::Bypass)
+        true
+    }
+
+    /// Whether the preset processes the sound (and so needs the track's analysis).
+    pub fn processes(self) -> bool {
+        self != Preset::Bypass
     }
 }
 
@@ -154,11 +199,18 @@ impl FromStr for Preset {
 const INTENSITY_STEPS: f32 = 1000.0;
 
 /// A validated preset + intensity: what the user chose.
+///
+/// `original-matched` plays the original at the loudness (and with the true-peak safety) of
+/// a *reference* preset at the same intensity: `adaptive` unless [`Enhancement::matched_to`]
+/// names another. The preset name stays `original-matched`; the reference is part of
+/// [`Enhancement::key`] (`original-matched:warm@1000`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Enhancement {
     preset: Preset,
     /// Intensity in thousandths (0…=1000).
     intensity_milli: u16,
+    /// What `original-matched` matches (always `Adaptive` for other presets).
+    reference: Preset,
 }
 
 impl Enhancement {
@@ -177,7 +229,23 @@ impl Enhancement {
         Ok(Enhancement {
             preset,
             intensity_milli: (intensity * INTENSITY_STEPS).round() as u16,
+            reference: Preset::Adaptive,
         })
+    }
+
+    /// For `original-matched`: match the loudness of `reference` (a processing preset)
+    /// instead of `adaptive`. Other presets ignore it.
+    pub fn matched_to(self, reference: Preset) -> Result<Self> {
+        if matches!(reference, Preset::Bypass | Preset::OriginalMatched) {
+            return Err(Error::InvalidParameter(format!(
+                "'original-matched' matches the loudness of a preset that processes; \
+                 '{reference}' does not"
+            )));
+        }
+        if self.preset != Preset::OriginalMatched {
+            return Ok(self);
+        }
+        Ok(Enhancement { reference, ..self })
     }
 
     /// No processing at all.
@@ -185,12 +253,23 @@ impl Enhancement {
         Enhancement {
             preset: Preset::Bypass,
             intensity_milli: 0,
+            reference: Preset::Adaptive,
         }
     }
 
     /// The preset.
     pub fn preset(&self) -> Preset {
         self.preset
+    }
+
+    /// The preset whose loudness `original-matched` matches.
+    pub fn reference(&self) -> Preset {
+        self.reference
+    }
+
+    /// Whether rendering this choice needs the track's analysis (anything but bypass).
+    pub fn needs_analysis(&self) -> bool {
+        self.preset.processes() && self.intensity_milli > 0
     }
 
     /// The intensity, quantised to thousandths.
@@ -200,16 +279,36 @@ impl Enhancement {
 
     /// A stable text that identifies this choice in cache keys.
     pub fn key(&self) -> String {
-        format!("{}@{}", self.preset.name(), self.intensity_milli)
+        match self.preset {
+            Preset::OriginalMatched => format!(
+                "{}:{}@{}",
+                self.preset.name(),
+                self.reference.name(),
+                self.intensity_milli
+            ),
+            _ => format!("{}@{}", self.preset.name(), self.intensity_milli),
+        }
     }
 
-    /// A fresh chain for this choice.
-    pub fn chain(&self) -> Chain {
-        match self.preset {
-            Preset::Bypass => Chain::identity(),
-            // `Enhancement::new` refuses presets that are not available.
-            _ => Chain::identity(),
+    /// What the chain for this choice does on a track analysed as `analysis`: stages and
+    /// their parameters (the loudness trim calibrated once per track and choice).
+    pub fn spec(&self, analysis: &TrackAnalysis) -> presets::ChainSpec {
+        presets::spec(
+            self.preset,
+            self.reference,
+            f64::from(self.intensity()),
+            &self.key(),
+            analysis,
+        )
+    }
+
+    /// A fresh chain for this choice on a track analysed as `analysis` (bypass and
+    /// intensity 0 need none: pass [`TrackAnalysis::none`]).
+    pub fn chain(&self, analysis: &TrackAnalysis) -> Chain {
+        if !self.needs_analysis() {
+            return Chain::identity();
         }
+        self.spec(analysis).chain()
     }
 }
 
@@ -232,5 +331,20 @@ mod tests {
         assert!(Enhancement::new(Preset::Bypass, f32::NAN).is_err());
         let e = Enhancement::new(Preset::Bypass, 0.12345);
         assert_eq!(e.ok().map(|e| e.key()), Some("bypass@123".to_string()));
+    }
+
+    #[test]
+    fn original_matched_names_its_reference_in_the_key() -> Result<()> {
+        let m = Enhancement::new(Preset::OriginalMatched, 1.0)?;
+        assert_eq!(m.reference(), Preset::Adaptive);
+        assert_eq!(m.key(), "original-matched:adaptive@1000");
+        assert_eq!(
+            m.matched_to(Preset::Warm)?.key(),
+            "original-matched:warm@1000"
+        );
+        assert!(m.matched_to(Preset::Bypass).is_err());
+        let w = Enhancement::new(Preset::Warm, 0.5)?.matched_to(Preset::Bright)?;
+        assert_eq!(w.key(), "warm@500");
+        Ok(())
     }
 }

@@ -239,3 +239,119 @@ pub fn have_ffmpeg() -> bool {
         .output()
         .is_ok_and(|o| o.status.success())
 }
+
+// ---- Helpers for the preset tests (tests/presets*.rs) ----
+
+/// A quiet, classical-like dynamic piece: bowed-string-like chords (harmonic partials with
+/// vibrato) swelling in 8 s phrases from pianissimo to forte, with a few accents; about
+/// −30 LUFS with a wide loudness range.
+pub fn quiet_dynamic(seconds: f64) -> Vec<f32> {
+    let n = (seconds * RATE) as usize;
+    let tau = 2.0 * std::f64::consts::PI;
+    let chords = [
+        [196.0, 246.9, 293.7],
+        [220.0, 261.6, 329.6],
+        [174.6, 220.0, 261.6],
+    ];
+    let mut out = Vec::with_capacity(n * 2);
+    let mut phase = [[0.0f64; 3]; 2];
+    for i in 0..n {
+        let t = i as f64 / RATE;
+        let phrase = (t / 8.0) as usize;
+        let within = t % 8.0;
+        // pp → f → pp swell, louder every other phrase; an accent at 3 s into odd phrases.
+        let swell = (std::f64::consts::PI * within / 8.0).sin().powi(2);
+        let top = if phrase.is_multiple_of(2) { 0.25 } else { 0.08 };
+        let accent = if !phrase.is_multiple_of(2) && within > 3.0 {
+            0.15 * (-(within - 3.0) * 6.0).exp()
+        } else {
+            0.0
+        };
+        let amp = 0.004 + top * swell + accent;
+        let chord = chords[phrase % chords.len()];
+        let mut lr = [0.0f64; 2];
+        for (c, out_c) in lr.iter_mut().enumerate() {
+            for (k, f) in chord.iter().enumerate() {
+                let vib = 1.0 + 0.004 * (tau * (5.0 + k as f64 * 0.3) * t + c as f64).sin();
+                phase[c][k] += tau * f * vib / RATE;
+                let p = phase[c][k];
+                // A few decaying harmonics: a soft, string-like tone.
+                let tone = p.sin()
+                    + 0.5 * (2.0 * p).sin()
+                    + 0.25 * (3.0 * p).sin()
+                    + 0.12 * (4.0 * p).sin();
+                *out_c += tone / 3.0;
+            }
+        }
+        out.push((0.3 * amp * lr[0]) as f32);
+        out.push((0.3 * amp * (0.9 * lr[1] + 0.1 * lr[0])) as f32);
+    }
+    out
+}
+
+/// A loud, brickwalled master: the drum+bass+pad mix driven 14 dB into a soft clipper and
+/// hard-limited at −0.1 dBFS (true peaks above 0 dBTP, loudness around −7 LUFS).
+pub fn brickwalled(seconds: f64) -> Vec<f32> {
+    onset_music(seconds, 0.5)
+        .into_iter()
+        .map(|s| (1.5 * (s * 5.0).tanh()).clamp(-0.989, 0.989))
+        .collect()
+}
+
+/// A 0 dBFS square wave (naive, not band-limited) at `hz`.
+pub fn square(seconds: f64, hz: f64) -> Vec<f32> {
+    let n = (seconds * RATE) as usize;
+    (0..n)
+        .flat_map(|i| {
+            let s = if (i as f64 * hz / RATE) % 1.0 < 0.5 {
+                1.0f32
+            } else {
+                -1.0
+            };
+            [s, s]
+        })
+        .collect()
+}
+
+/// Integrated loudness (LUFS) and true peak (dBTP) of 48 kHz stereo, with the `ebur128`
+/// crate.
+pub fn ebur128_measure(pcm: &[f32]) -> (f64, f64) {
+    use ebur128::{EbuR128, Mode};
+    let mut m = EbuR128::new(2, 48_000, Mode::I | Mode::TRUE_PEAK).unwrap();
+    m.add_frames_f32(pcm).unwrap();
+    let tp = (0..2)
+        .map(|c| m.true_peak(c).unwrap())
+        .fold(0.0f64, f64::max);
+    (m.loudness_global().unwrap(), 20.0 * tp.max(1e-12).log10())
+}
+
+/// Integrated loudness (LUFS) and true peak (dBTP) of a file, measured by
+/// `ffmpeg -af ebur128=peak=true` (an independent implementation).
+pub fn ffmpeg_ebur128(path: &Path) -> (f64, f64) {
+    let out = Command::new("ffmpeg")
+        .args(["-nostats", "-hide_banner", "-i"])
+        .arg(path)
+        .args(["-af", "ebur128=peak=true", "-f", "null", "-"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stderr);
+    let value = |label: &str| -> f64 {
+        text.lines()
+            .filter_map(|l| l.trim().strip_prefix(label))
+            .filter_map(|rest| rest.split_whitespace().next()?.parse::<f64>().ok())
+            .next_back()
+            .unwrap_or_else(|| panic!("no '{label}' in ffmpeg output:\n{text}"))
+    };
+    (value("I:"), value("Peak:"))
+}
+
+/// Peak absolute difference of two sample runs, dBFS.
+pub fn peak_diff_db(a: &[f32], b: &[f32]) -> f64 {
+    assert_eq!(a.len(), b.len());
+    let peak = a
+        .iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0f32, f32::max);
+    20.0 * f64::from(peak.max(1e-30)).log10()
+}
