@@ -138,7 +138,7 @@ export async function launch(opts = {}) {
   };
 }
 
-/** Open the app with the given preset remembered (default bypass: the one the server renders today). */
+/** Open the app with the given preset remembered (default bypass: the tests compare what plays with the source). */
 export async function openApp(context, url, { preset = 'bypass' } = {}) {
   if (preset !== null) {
     await context.addInitScript((p) => {

@@ -27,17 +27,21 @@ struct Cli {
 #[derive(clap::Args, Clone)]
 pub struct EnhanceArgs {
     /// Enhancement preset (see `sonance presets`).
-    #[arg(long, default_value = "bypass")]
+    #[arg(long, default_value = "adaptive")]
     preset: String,
     /// How strongly the preset works, 0 (not at all) to 1.
     #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
     intensity: f32,
+    /// With `--preset original-matched`: the preset whose loudness the original is matched to.
+    #[arg(long = "match", value_name = "PRESET", default_value = "adaptive")]
+    matched_to: String,
 }
 
 impl EnhanceArgs {
     fn enhancement(&self) -> anyhow::Result<Enhancement> {
         let preset: Preset = self.preset.parse()?;
-        Ok(Enhancement::new(preset, self.intensity)?)
+        let reference: Preset = self.matched_to.parse()?;
+        Ok(Enhancement::new(preset, self.intensity)?.matched_to(reference)?)
     }
 }
 
@@ -97,17 +101,12 @@ fn presets(json: bool) -> anyhow::Result<()> {
     if json {
         let list: Vec<_> = Preset::ALL
             .iter()
-            .map(|p| serde_json::json!({"name": p.name(), "description": p.description(), "available": p.available()}))
+            .map(|p| serde_json::json!({"name": p.name(), "description": p.description()}))
             .collect();
         println!("{}", serde_json::to_string_pretty(&list)?);
     } else {
         for p in Preset::ALL {
-            let note = if p.available() {
-                ""
-            } else {
-                " (not available yet)"
-            };
-            println!("{:<17} {}{note}", p.name(), p.description());
+            println!("{:<17} {}", p.name(), p.description());
         }
     }
     Ok(())

@@ -215,32 +215,102 @@ fn render_writes_manifest_chunks_and_matching_pcm() {
         assert!(c["millis"].as_f64().unwrap() > 0.0);
     }
     assert!(out.join("init.webm").is_file());
-    let read = |p: PathBuf| -> Vec<f32> {
-        std::fs::read(p)
-            .unwrap()
-            .chunks_exact(4)
-            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            .collect()
-    };
     let (chunked, continuous) = (
-        read(out.join("chunked.f32")),
-        read(out.join("continuous.f32")),
+        read_f32(&out.join("chunked.f32")),
+        read_f32(&out.join("continuous.f32")),
     );
     assert_eq!(chunked.len(), 11 * 48_000 * 2 + 48_000);
     assert_eq!(chunked.len(), continuous.len());
-    let peak = chunked
-        .iter()
-        .zip(&continuous)
-        .map(|(a, b)| (a - b).abs())
-        .fold(0.0f32, f32::max);
+    let db = peak_difference_db(&chunked, &continuous);
     assert!(
-        20.0 * f64::from(peak.max(1e-20)).log10() <= -90.0,
-        "chunked differs from continuous: {peak}"
+        db <= -90.0,
+        "chunked differs from continuous by {db:.1} dBFS"
     );
     assert!(
         continuous.iter().any(|s| s.abs() > 0.05),
         "continuous.f32 is silent"
     );
+}
+
+/// The samples of a little-endian f32 file.
+fn read_f32(p: &Path) -> Vec<f32> {
+    std::fs::read(p)
+        .unwrap()
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect()
+}
+
+/// Peak of `a - b` in dBFS.
+fn peak_difference_db(a: &[f32], b: &[f32]) -> f64 {
+    let peak = a
+        .iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0f32, f32::max);
+    20.0 * f64::from(peak.max(1e-20)).log10()
+}
+
+#[test]
+fn render_pcm_chunked_equals_continuous_for_every_preset_and_intensity() {
+    let d = dir("render-presets");
+    let f = d.join("song.flac");
+    // Drums-like bursts over pink noise, so compressors and limiters work across the joins.
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "anoisesrc=color=pink:d=7:a=0.2",
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=f=60:d=7,volume='if(lt(mod(t,0.5),0.12),1.6,0.1)':eval=frame",
+        "-filter_complex",
+        "amix=inputs=2:normalize=0",
+        "-ar",
+        "44100",
+        "-ac",
+        "2",
+        f.to_str().unwrap(),
+    ]);
+    let o = run(sonance().args(["presets", "--json"]));
+    let presets: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let mut failures = Vec::new();
+    for p in presets.as_array().unwrap() {
+        let name = p["name"].as_str().unwrap();
+        for intensity in ["0", "0.5", "1"] {
+            let out = d.join(format!("{name}-{intensity}"));
+            let o = run(sonance().args([
+                "render",
+                f.to_str().unwrap(),
+                "--out",
+                out.to_str().unwrap(),
+                "--chunk-seconds",
+                "2",
+                "--preset",
+                name,
+                "--intensity",
+                intensity,
+                "--pcm",
+            ]));
+            assert!(o.status.success(), "{name} {intensity}: {}", stderr(&o));
+            let chunked = read_f32(&out.join("chunked.f32"));
+            let continuous = read_f32(&out.join("continuous.f32"));
+            assert_eq!(chunked.len(), 7 * 48_000 * 2, "{name} {intensity}");
+            assert_eq!(chunked.len(), continuous.len(), "{name} {intensity}");
+            assert!(
+                continuous.iter().any(|s| s.abs() > 0.05),
+                "{name} {intensity}: continuous.f32 is silent"
+            );
+            let db = peak_difference_db(&chunked, &continuous);
+            if db > -90.0 {
+                failures.push(format!(
+                    "{name} @ {intensity}: chunked differs by {db:.1} dBFS"
+                ));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
 #[test]

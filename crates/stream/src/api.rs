@@ -3,12 +3,16 @@
 //!
 //! | route | answer |
 //! |---|---|
-//! | `GET /api/presets` | `[{name, description, available}]` |
+//! | `GET /api/presets` | `[{name, description}]` |
 //! | `GET /api/tracks` | `[{id, title, artist, album, duration_s}]` |
 //! | `GET /api/tracks/{id}` | the same plus `chunk_seconds`, `chunk_count`, `mime` |
 //! | `GET /api/tracks/{id}/init.webm?preset=P&intensity=X` | the init segment |
 //! | `GET /api/tracks/{id}/chunks/{n}.webm?preset=P&intensity=X` | chunk `n`'s media segment |
 //! | `GET /` and UI files | the web UI from an in-memory table |
+//!
+//! `preset` defaults to [`DEFAULT_PRESET`] and `intensity` to 1. `original-matched` plays the
+//! original at the loudness of the preset named by `match` (default `adaptive`), so an A/B
+//! compares tone and dynamics, not level.
 //!
 //! Errors are JSON `{"kind", "message"}` with 400 (bad parameter), 403 (not loopback),
 //! 404 (no such track, chunk or route), 405, 422 (the file cannot be decoded), 500.
@@ -275,14 +279,12 @@ impl StreamApi {
         struct P {
             name: &'static str,
             description: &'static str,
-            available: bool,
         }
         let list: Vec<P> = Preset::ALL
             .iter()
             .map(|p| P {
                 name: p.name(),
                 description: p.description(),
-                available: p.available(),
             })
             .collect();
         Response::json(200, &list)
@@ -378,23 +380,19 @@ impl StreamApi {
 /// The page may load only its own files and talk only to this server.
 const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; media-src 'self' blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
 
-/// The default preset: the first available of adaptive, then bypass.
-pub fn default_preset() -> Preset {
-    if Preset::Adaptive.available() {
-        Preset::Adaptive
-    } else {
-        Preset::Bypass
-    }
-}
+/// The preset a request without `preset=` gets.
+pub const DEFAULT_PRESET: Preset = Preset::Adaptive;
 
-/// `preset` and `intensity` from a query string.
+/// `preset`, `intensity` and (for `original-matched`) `match` from a query string.
 fn enhancement(query: &str) -> sonance_engine::Result<Enhancement> {
-    let mut preset = default_preset();
+    let mut preset = DEFAULT_PRESET;
     let mut intensity = 1.0f32;
+    let mut reference = None;
     for pair in query.split('&').filter(|p| !p.is_empty()) {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
         match k {
             "preset" => preset = v.parse()?,
+            "match" => reference = Some(v.parse::<Preset>()?),
             "intensity" => {
                 intensity = v.parse().map_err(|_| {
                     sonance_engine::Error::InvalidParameter(format!(
@@ -405,7 +403,11 @@ fn enhancement(query: &str) -> sonance_engine::Result<Enhancement> {
             _ => {}
         }
     }
-    Enhancement::new(preset, intensity)
+    let enh = Enhancement::new(preset, intensity)?;
+    match reference {
+        Some(r) => enh.matched_to(r),
+        None => Ok(enh),
+    }
 }
 
 /// `127.0.0.1`, `localhost`, `[::1]`, with or without a port.
@@ -475,5 +477,17 @@ mod tests {
         assert!(enhancement("preset=nope").is_err());
         assert!(enhancement("intensity=abc").is_err());
         assert!(enhancement("intensity=7").is_err());
+        let key = |q: &str| enhancement(q).map(|e| e.key()).ok();
+        assert_eq!(key("").as_deref(), Some("adaptive@1000"));
+        assert_eq!(
+            key("preset=original-matched&match=warm&intensity=0.5").as_deref(),
+            Some("original-matched:warm@500")
+        );
+        assert_eq!(
+            key("preset=warm&match=bright").as_deref(),
+            Some("warm@1000")
+        );
+        assert!(enhancement("preset=original-matched&match=bypass").is_err());
+        assert!(enhancement("preset=original-matched&match=loud").is_err());
     }
 }

@@ -162,11 +162,6 @@ impl Preset {
         }
     }
 
-    /// Whether this build can render the preset.
-    pub fn available(self) -> bool {
-        true
-    }
-
     /// Whether the preset processes the sound (and so needs the track's analysis).
     pub fn processes(self) -> bool {
         self != Preset::Bypass
@@ -214,16 +209,11 @@ pub struct Enhancement {
 }
 
 impl Enhancement {
-    /// Validate `intensity` (0…1) and check the preset can render.
+    /// Validate `intensity` (0…1).
     pub fn new(preset: Preset, intensity: f32) -> Result<Self> {
         if !intensity.is_finite() || !(0.0..=1.0).contains(&intensity) {
             return Err(Error::InvalidParameter(format!(
                 "intensity must be between 0 and 1, not {intensity}"
-            )));
-        }
-        if !preset.available() {
-            return Err(Error::InvalidParameter(format!(
-                "the '{preset}' preset is not available in this build yet; use 'bypass'"
             )));
         }
         Ok(Enhancement {

@@ -233,11 +233,18 @@ pub fn join_score(decoded: &[f32], reference: &[f32], join: usize) -> f64 {
 }
 
 /// Is `ffmpeg` on PATH?
+/// Whether ffmpeg (the independent checker) is here. In CI it must be: a missing checker
+/// fails the run instead of quietly skipping the checks.
 pub fn have_ffmpeg() -> bool {
-    Command::new("ffmpeg")
+    let found = Command::new("ffmpeg")
         .arg("-version")
         .output()
-        .is_ok_and(|o| o.status.success())
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        found || std::env::var_os("CI").is_none(),
+        "ffmpeg is needed in CI (scripts/setup.sh installs it)"
+    );
+    found
 }
 
 // ---- Helpers for the preset tests (tests/presets*.rs) ----
