@@ -1,0 +1,84 @@
+/**
+ * What goes in and out of the buffer policy: the snapshot of the media element
+ * that comes with every event, the chunk requests it makes, and the actions
+ * the player executes.
+ */
+import type { Range } from './grid';
+
+export interface Snapshot {
+  /** Wall clock in ms (monotonic). */
+  now: number;
+  /** Media element currentTime in seconds. */
+  currentTime: number;
+  /** SourceBuffer.buffered as [start, end] pairs, ascending. */
+  buffered: readonly Range[];
+}
+
+export type Purpose = 'start' | 'seek' | 'prefetch' | 'switch';
+
+export interface ChunkRequest {
+  /** Unique id of this request (a retry gets a new id). */
+  id: number;
+  chunk: number;
+  /** Opaque rendering key (preset + intensity). */
+  key: string;
+  epoch: number;
+  /** 0 for the first try. */
+  attempt: number;
+  purpose: Purpose;
+}
+
+export interface FetchFailure {
+  /** HTTP status; undefined for a network failure. */
+  status?: number;
+  /** A sentence for a person (the server's `message` where there is one). */
+  message: string;
+}
+
+export type RemoveReason = 'behind' | 'ahead' | 'clear' | 'replace' | 'stale' | 'quota';
+
+export type Action<D> =
+  | { type: 'fetch'; req: ChunkRequest }
+  /** Abort every in-flight request whose epoch is lower than `before`. */
+  | { type: 'cancel'; before: number }
+  | {
+      type: 'append';
+      req: ChunkRequest;
+      data: D;
+      windowStart: number;
+      windowEnd: number;
+      /** Call SourceBuffer.abort() first (discontinuity), then set the window. */
+      reset: boolean;
+    }
+  | { type: 'remove'; start: number; end: number; reason: RemoveReason }
+  | { type: 'endOfStream' }
+  /** Call tick() again at (or after) this wall-clock time in ms. */
+  | { type: 'wake'; at: number }
+  /** Diagnostic: a response or queued chunk that was thrown away. */
+  | { type: 'drop'; req: ChunkRequest; why: string }
+  /** The server refused a key (e.g. an unimplemented preset); playback went back to `fallbackKey`. */
+  | { type: 'keyRejected'; key: string; fallbackKey: string; message: string; status?: number }
+  /** Fatal for this track: the player shows `message` and stops streaming. */
+  | { type: 'error'; message: string; status?: number };
+
+export type Phase = 'idle' | 'loading' | 'seeking' | 'switching' | 'streaming' | 'complete' | 'error';
+
+export interface PolicyState {
+  phase: Phase;
+  epoch: number;
+  key: string | null;
+  goalAhead: number;
+  keepBehind: number;
+  inflight: ChunkRequest[];
+  ready: number[];
+  retrying: { chunk: number; at: number; attempt: number }[];
+  sbBusy: string | null;
+  sbQueued: string[];
+  pending: number;
+  pendingSeek: number | null;
+  switching: boolean;
+  staleBefore: number | null;
+  eosIssued: boolean;
+  fetchedChunks: number[];
+  error: string | null;
+}
