@@ -1,7 +1,8 @@
 //! `sonance bench`: the pipeline's speed and memory on one file, as JSON.
 //!
 //! Figures: realtime factor of rendering every chunk uncached the way the player does (one
-//! chunk at a time, all cores on it), first-chunk latency cold (open + chunk 0, nothing
+//! chunk at a time, all cores on it), first sound cold (open + the first Clusters of chunk 0,
+//! what a player can start on), first-chunk latency cold (open + all of chunk 0, nothing
 //! cached), cached-chunk latency (chunk 0 again, from memory), and peak RSS.
 
 use std::path::PathBuf;
@@ -24,9 +25,9 @@ pub struct BenchArgs {
     /// Render at most this many chunks, spread evenly over the track (default: all).
     #[arg(long)]
     chunks: Option<u64>,
-    /// Encoders per chunk (default: the machine's cores).
+    /// Threads per chunk (default: the machine's cores).
     #[arg(long)]
-    parts: Option<usize>,
+    workers: Option<usize>,
 }
 
 #[derive(Serialize)]
@@ -36,10 +37,11 @@ struct Report {
     chunks_rendered: u64,
     audio_seconds_rendered: f64,
     realtime_factor: f64,
+    first_sound_ms: f64,
     first_chunk_ms: f64,
     cached_chunk_ms: f64,
     peak_rss_mb: f64,
-    parts_per_chunk: usize,
+    workers_per_chunk: usize,
 }
 
 pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
@@ -48,16 +50,20 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
         chunk_seconds: args.chunk_seconds,
         ..EngineConfig::default()
     };
-    if let Some(p) = args.parts {
-        config.parts_per_chunk = p.max(1);
+    if let Some(w) = args.workers {
+        config.workers_per_chunk = w.max(1);
     }
-    let parts = config.parts_per_chunk;
+    let workers = config.workers_per_chunk;
     let engine = Engine::new(config)?;
 
     let t = Instant::now();
     let track = engine.open(&args.input)?;
-    let _first = engine.chunk(&track, 0, &enh)?;
+    let mut first_sound = None;
+    let _first = engine.chunk_progressive(&track, 0, &enh, &mut |_| {
+        first_sound.get_or_insert_with(|| t.elapsed());
+    })?;
     let first_chunk_ms = t.elapsed().as_secs_f64() * 1000.0;
+    let first_sound_ms = first_sound.map_or(first_chunk_ms, |d| d.as_secs_f64() * 1000.0);
 
     let t = Instant::now();
     let _again = engine.chunk(&track, 0, &enh)?;
@@ -80,10 +86,11 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
         chunks_rendered: want,
         audio_seconds_rendered: seconds,
         realtime_factor: seconds / wall.max(1e-9),
+        first_sound_ms,
         first_chunk_ms,
         cached_chunk_ms,
         peak_rss_mb: peak_rss_mb(),
-        parts_per_chunk: parts,
+        workers_per_chunk: workers,
     };
     println!("{}", serde_json::to_string_pretty(&report)?);
     Ok(())

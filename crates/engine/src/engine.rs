@@ -19,7 +19,8 @@ use crate::render::frames_at_48k;
 use crate::webm;
 
 /// Bump when the bytes of a fragment change for the same input (cache keys include it).
-const FRAGMENT_FORMAT: u32 = 1;
+/// 2: spans of 1 s + 5 s within a chunk (progressive delivery).
+const FRAGMENT_FORMAT: u32 = 2;
 
 /// Validated engine settings.
 #[derive(Debug, Clone)]
@@ -28,8 +29,9 @@ pub struct EngineConfig {
     pub chunk_seconds: f64,
     /// Opus settings.
     pub encoder: EncoderSettings,
-    /// Encoders working on one chunk at once. Default: the machine's cores.
-    pub parts_per_chunk: usize,
+    /// Threads encoding one chunk's spans at once. Default: the machine's cores. It changes
+    /// how fast a chunk is made, never its bytes.
+    pub workers_per_chunk: usize,
     /// Where finished fragments are kept.
     pub cache: CacheConfig,
 }
@@ -39,7 +41,7 @@ impl Default for EngineConfig {
         EngineConfig {
             chunk_seconds: 30.0,
             encoder: EncoderSettings::default(),
-            parts_per_chunk: std::thread::available_parallelism()
+            workers_per_chunk: std::thread::available_parallelism()
                 .map(|n| n.get())
                 .unwrap_or(1),
             cache: CacheConfig {
@@ -190,10 +192,27 @@ impl Engine {
     /// Chunk `n` of `track` as a media segment: from the cache, or rendered once however many
     /// callers ask at the same time.
     pub fn chunk(&self, track: &Track, n: u64, enh: &Enhancement) -> Result<Arc<[u8]>> {
+        self.chunk_progressive(track, n, enh, &mut |_| {})
+    }
+
+    /// [`Engine::chunk`], and while this caller renders the chunk itself, `on_clusters` gets
+    /// the segment's bytes as they are made (whole Clusters, in order, the first second first)
+    /// so playback can start before the chunk is done. A chunk from the cache, or made by
+    /// another caller at the same time, comes only as the returned bytes.
+    pub fn chunk_progressive(
+        &self,
+        track: &Track,
+        n: u64,
+        enh: &Enhancement,
+        on_clusters: &mut dyn FnMut(&[u8]),
+    ) -> Result<Arc<[u8]>> {
         track.plan.frames(n)?;
         let key = self.key(track, n, enh);
         self.cache
-            .get_or_compute(&key, || self.render_chunk(track, n, enh).map_err(Arc::new))
+            .get_or_compute(&key, || {
+                self.render_chunk_progressive(track, n, enh, on_clusters)
+                    .map_err(Arc::new)
+            })
             .map_err(|e| Arc::try_unwrap(e).unwrap_or_else(|e| clone_error(&e)))
     }
 
@@ -204,13 +223,24 @@ impl Engine {
 
     /// Render chunk `n` without the cache.
     pub fn render_chunk(&self, track: &Track, n: u64, enh: &Enhancement) -> Result<Vec<u8>> {
+        self.render_chunk_progressive(track, n, enh, &mut |_| {})
+    }
+
+    fn render_chunk_progressive(
+        &self,
+        track: &Track,
+        n: u64,
+        enh: &Enhancement,
+        on_clusters: &mut dyn FnMut(&[u8]),
+    ) -> Result<Vec<u8>> {
         let analysis = self.analysis_for(track, enh)?;
         let (segment, report) = pipeline::chunk_fragment(
             track.source(),
             n,
             &|| enh.chain(&analysis),
             &self.config.encoder,
-            self.config.parts_per_chunk,
+            self.config.workers_per_chunk,
+            on_clusters,
         )?;
         if report.damaged {
             log::warn!(
@@ -228,7 +258,7 @@ impl Engine {
             track.source(),
             n,
             &|| enh.chain(&analysis),
-            self.config.parts_per_chunk,
+            self.config.workers_per_chunk,
         )
     }
 

@@ -1,23 +1,33 @@
-//! One chunk, start to finish: split into spans, render and encode the spans in parallel,
-//! mux the packets into a media segment.
+//! One chunk, start to finish: split into spans, render and encode the spans on a few
+//! workers, mux each span's packets into Clusters and hand them on in order.
 //!
-//! A chunk is cut into up to `parts` spans on the packet grid so that both cores work on the
-//! first chunk a listener waits for. The first span of a chunk writes its lead-in packets
-//! (the chunk's pre-roll); later spans warm their encoder on a hidden lead-in and join the
-//! previous span inside the fragment by the same guard recipe as chunks join.
+//! A chunk is cut into spans on the packet grid: a short first span ([`FIRST_SPAN_PACKETS`],
+//! 1 s), then spans of [`SPAN_PACKETS`] (5 s). Workers take spans in order, and each span's
+//! Clusters go out as soon as it and every span before it are done — so a listener waiting for
+//! a chunk can start playing after a second of it is encoded, not all thirty. The layout
+//! depends only on the chunk grid, never on the number of workers, so a chunk's bytes are the
+//! same on every machine and in every order.
+//!
+//! The first span of a chunk writes its lead-in packets (the chunk's pre-roll); later spans
+//! warm their encoder on a hidden lead-in and join the previous span inside the fragment by
+//! the same guard recipe as chunks join.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc;
 
 use crate::chunk::{ChunkPlan, PACKET_FRAMES};
 use crate::decode::SourceInfo;
-use crate::encode::{EncodedPacket, EncoderSettings, Lead, Span};
+use crate::encode::{EncoderSettings, Lead, Span};
 use crate::enhance::Chain;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::render::{self, RenderReport};
 use crate::webm;
 
-/// Shortest span worth its own encoder (5 s): below that, the lead-in costs more than it saves.
-const MIN_SPAN_PACKETS: i64 = 250;
+/// The first span of every chunk (1 s): what a listener waits for before the first sound.
+pub const FIRST_SPAN_PACKETS: i64 = 50;
+/// The spans after it (5 s); a shorter remainder than half of this joins the span before.
+pub const SPAN_PACKETS: i64 = 250;
 
 /// A track as the pipeline sees it: where it is, what it is, and its chunk grid.
 #[derive(Debug, Clone, Copy)]
@@ -27,30 +37,37 @@ pub struct Source<'a> {
     pub plan: &'a ChunkPlan,
 }
 
-/// The spans that make chunk `n`, split for `parts` workers.
-pub fn spans(plan: &ChunkPlan, n: u64, parts: usize) -> Result<Vec<Span>> {
+/// The spans that make chunk `n`, in order.
+pub fn spans(plan: &ChunkPlan, n: u64) -> Result<Vec<Span>> {
     let (first, end) = plan.packets(n)?;
     let last_chunk = n + 1 == plan.count();
     let (first, end) = (first as i64, end as i64);
-    let len = end - first;
-    let parts = (parts.max(1) as i64).min((len / MIN_SPAN_PACKETS).max(1));
-    let mut out = Vec::with_capacity(parts as usize);
-    for i in 0..parts {
-        let a = first + len * i / parts;
-        let b = first + len * (i + 1) / parts;
-        let lead = match (i, a) {
-            (_, 0) => Lead::TrackStart,
-            (0, _) => Lead::Written,
-            _ => Lead::Hidden,
-        };
-        out.push(Span {
-            first: a,
-            end: b,
-            lead,
-            joins_next: !(last_chunk && i + 1 == parts),
-        });
+    let mut bounds = vec![first];
+    let mut at = (first + FIRST_SPAN_PACKETS).min(end);
+    while at < end {
+        bounds.push(at);
+        at += SPAN_PACKETS;
     }
-    Ok(out)
+    // A short remainder rides with the span before it (the first span stays short).
+    if bounds.len() > 2 && end - bounds[bounds.len() - 1] < SPAN_PACKETS / 2 {
+        bounds.pop();
+    }
+    bounds.push(end);
+    let count = bounds.len() - 1;
+    Ok(bounds
+        .windows(2)
+        .enumerate()
+        .map(|(i, w)| Span {
+            first: w[0],
+            end: w[1],
+            lead: match (i, w[0]) {
+                (_, 0) => Lead::TrackStart,
+                (0, _) => Lead::Written,
+                _ => Lead::Hidden,
+            },
+            joins_next: !(last_chunk && i + 1 == count),
+        })
+        .collect())
 }
 
 /// Makes a fresh enhancement chain for each render (each span runs its own).
@@ -65,46 +82,110 @@ fn render_span(
     render::render_to_vec(src.path, src.info, span.render_range(), chain())
 }
 
-/// Run `job` for every span, in parallel, results in span order.
-fn per_span<T: Send>(spans: &[Span], job: impl Fn(&Span) -> Result<T> + Sync) -> Result<Vec<T>> {
-    if spans.len() == 1 {
-        return Ok(vec![job(&spans[0])?]);
+/// Run `job` for every span on up to `workers` threads, which take spans in order; `deliver`
+/// gets each result in span order as soon as it and all before it are done. The first error
+/// (from a job or from `deliver`) stops the workers from starting more spans and is returned.
+fn in_order<T: Send>(
+    spans: &[Span],
+    workers: usize,
+    job: impl Fn(&Span) -> Result<T> + Sync,
+    mut deliver: impl FnMut(usize, T) -> Result<()>,
+) -> Result<()> {
+    let workers = workers.clamp(1, spans.len().max(1));
+    if workers == 1 {
+        for (i, span) in spans.iter().enumerate() {
+            deliver(i, job(span)?)?;
+        }
+        return Ok(());
     }
+    let next = AtomicUsize::new(0);
+    let stop = AtomicBool::new(false);
     std::thread::scope(|scope| {
-        let handles: Vec<_> = spans
-            .iter()
-            .map(|span| {
-                let job = &job;
-                scope.spawn(move || job(span))
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| {
-                h.join().unwrap_or_else(|_| {
-                    Err(crate::Error::Encoder("a render worker panicked".into()))
+        let (tx, rx) = mpsc::channel::<(usize, Result<T>)>();
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                let (tx, job, next, stop) = (tx.clone(), &job, &next, &stop);
+                scope.spawn(move || {
+                    while !stop.load(Ordering::Relaxed) {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(span) = spans.get(i) else { break };
+                        if tx.send((i, job(span))).is_err() {
+                            break;
+                        }
+                    }
                 })
             })
-            .collect()
+            .collect();
+        drop(tx);
+        // Results that came early wait here (at most one chunk's spans).
+        let mut early: Vec<Option<T>> = spans.iter().map(|_| None).collect();
+        let mut due = 0;
+        let mut outcome = Ok(());
+        while due < spans.len() {
+            let Ok((i, result)) = rx.recv() else {
+                outcome = Err(Error::Encoder("a render worker panicked".into()));
+                break;
+            };
+            match result {
+                Ok(value) => early[i] = Some(value),
+                Err(e) => {
+                    outcome = Err(e);
+                    break;
+                }
+            }
+            while let Some(value) = early.get_mut(due).and_then(Option::take) {
+                if let Err(e) = deliver(due, value) {
+                    outcome = Err(e);
+                    break;
+                }
+                due += 1;
+            }
+            if outcome.is_err() {
+                break;
+            }
+        }
+        stop.store(true, Ordering::Relaxed);
+        drop(rx);
+        for h in handles {
+            if h.join().is_err() && outcome.is_ok() {
+                outcome = Err(Error::Encoder("a render worker panicked".into()));
+            }
+        }
+        outcome
     })
 }
 
-/// The media segment of chunk `n`.
+/// The media segment of chunk `n`, rendered on `workers` threads. `on_clusters` gets the
+/// segment's bytes as they become ready, in order (whole Clusters, one span at a time); their
+/// concatenation is the returned segment.
 pub fn chunk_fragment(
     src: Source<'_>,
     n: u64,
     chain: &ChainFactory<'_>,
     settings: &EncoderSettings,
-    parts: usize,
+    workers: usize,
+    on_clusters: &mut dyn FnMut(&[u8]),
 ) -> Result<(Vec<u8>, RenderReport)> {
-    let spans = spans(src.plan, n, parts)?;
-    let encoded = per_span(&spans, |span| {
-        let (pcm, report) = render_span(src, span, chain)?;
-        Ok((span.encode(settings, &pcm)?, report))
-    })?;
-    let damaged = encoded.iter().any(|(_, r)| r.damaged);
-    let packets: Vec<&EncodedPacket> = encoded.iter().flat_map(|(p, _)| p.iter()).collect();
-    let segment = webm::media_segment(packets.iter().map(|p| (p.index, p.data.as_slice())))?;
+    let spans = spans(src.plan, n)?;
+    let mut segment = Vec::new();
+    let mut damaged = false;
+    in_order(
+        &spans,
+        workers,
+        |span| {
+            let (pcm, report) = render_span(src, span, chain)?;
+            let packets = span.encode(settings, &pcm)?;
+            let clusters =
+                webm::media_segment(packets.iter().map(|p| (p.index, p.data.as_slice())))?;
+            Ok((clusters, report.damaged))
+        },
+        |_, (clusters, span_damaged)| {
+            damaged |= span_damaged;
+            on_clusters(&clusters);
+            segment.extend_from_slice(&clusters);
+            Ok(())
+        },
+    )?;
     Ok((segment, RenderReport { damaged }))
 }
 
@@ -114,20 +195,28 @@ pub fn chunk_pcm(
     src: Source<'_>,
     n: u64,
     chain: &ChainFactory<'_>,
-    parts: usize,
+    workers: usize,
 ) -> Result<Vec<f32>> {
     let (start, end) = src.plan.frames(n)?;
-    let spans = spans(src.plan, n, parts)?;
-    let pcms = per_span(&spans, |span| {
-        let (pcm, _) = render_span(src, span, chain)?;
-        let (render_start, _) = span.render_range();
-        let f = PACKET_FRAMES as i64;
-        // The span plays [first·960, end·960), cut at the track end.
-        let from = span.first * f - render_start;
-        let to = (span.end * f).min(end as i64) - render_start;
-        Ok(pcm[from as usize * 2..to as usize * 2].to_vec())
-    })?;
-    let out: Vec<f32> = pcms.concat();
+    let spans = spans(src.plan, n)?;
+    let mut out = Vec::with_capacity(((end - start) * 2) as usize);
+    in_order(
+        &spans,
+        workers,
+        |span| {
+            let (pcm, _) = render_span(src, span, chain)?;
+            let (render_start, _) = span.render_range();
+            let f = PACKET_FRAMES as i64;
+            // The span plays [first·960, end·960), cut at the track end.
+            let from = span.first * f - render_start;
+            let to = (span.end * f).min(end as i64) - render_start;
+            Ok(pcm[from as usize * 2..to as usize * 2].to_vec())
+        },
+        |_, pcm| {
+            out.extend_from_slice(&pcm);
+            Ok(())
+        },
+    )?;
     debug_assert_eq!(out.len() as u64, (end - start) * 2);
     Ok(out)
 }

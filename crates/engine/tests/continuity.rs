@@ -58,7 +58,7 @@ fn peak_db(a: &[f32], b: &[f32]) -> f64 {
 fn check(
     rate: u32,
     chunk_seconds: f64,
-    parts: usize,
+    workers: usize,
     factory: &pipeline::ChainFactory<'_>,
     name: &str,
 ) {
@@ -66,7 +66,7 @@ fn check(
     let path = dir.join("src.wav");
     // 23.3 s so the last chunk is partial; generated at 48 kHz, labelled `rate`.
     write_wav(&path, rate, 2, &pink_noise(23.3, 3));
-    let engine = engine(chunk_seconds, parts);
+    let engine = engine(chunk_seconds, workers);
     let track = engine.open(&path).unwrap();
     let mut continuous = Vec::new();
     pipeline::continuous_pcm(track.source(), factory(), &mut |s| {
@@ -79,7 +79,7 @@ fn check(
     let mut chunked = vec![0.0f32; continuous.len()];
     for n in (0..track.plan().count()).rev() {
         let (a, b) = track.plan().frames(n).unwrap();
-        let pcm = pipeline::chunk_pcm(track.source(), n, factory, parts).unwrap();
+        let pcm = pipeline::chunk_pcm(track.source(), n, factory, workers).unwrap();
         assert_eq!(pcm.len() as u64, (b - a) * 2, "chunk {n} length");
         chunked[a as usize * 2..b as usize * 2].copy_from_slice(&pcm);
         let d = peak_db(&pcm, &continuous[a as usize * 2..b as usize * 2]);

@@ -52,7 +52,7 @@ fn open(name: &str, rate: u32, samples: &[f32]) -> (Engine, Track) {
     let dir = scratch(name);
     let path = dir.join(format!("{name}.wav"));
     write_wav(&path, rate, 2, samples);
-    // 10 s chunks of two spans: joins every 5 s.
+    // 10 s chunks of spans of 1, 5 and 4 s, rendered on two threads.
     let engine = engine(10.0, 2);
     let track = engine.open(&path).unwrap();
     (engine, track)

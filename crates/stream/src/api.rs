@@ -54,6 +54,10 @@ impl Request {
     }
 }
 
+/// Gets a response's head and one piece of its body, as the body is made
+/// ([`StreamApi::handle_progressive`]).
+pub type Progress<'a> = dyn FnMut(&Response, &[u8]) + 'a;
+
 /// Response body: shared bytes (fragments come straight from the cache).
 #[derive(Debug, Clone)]
 pub struct Response {
@@ -188,7 +192,21 @@ impl StreamApi {
     /// Answer one request. Never panics on any input; rendering happens on the calling
     /// thread (the server runs several).
     pub fn handle(&self, req: &Request) -> Response {
-        let mut resp = self.route(req);
+        self.handle_progressive(req, &mut |_, _| {})
+    }
+
+    /// [`StreamApi::handle`] for transports that can send a body while it is made: when this
+    /// request renders a chunk, `progress` gets the response head (status and headers, empty
+    /// body) with each piece of the body as it is ready — whole WebM Clusters, the chunk's
+    /// first second first. The returned response is the whole answer either way: if pieces
+    /// went out and it is not a 200, the chunk failed half-way and the transport should cut
+    /// the connection rather than finish the body.
+    pub fn handle_progressive(&self, req: &Request, progress: &mut Progress<'_>) -> Response {
+        self.finish(self.route(req, progress))
+    }
+
+    /// The headers every answer carries.
+    fn finish(&self, mut resp: Response) -> Response {
         if let Access::App { origin } = &self.access {
             resp.headers
                 .push(("Access-Control-Allow-Origin".into(), origin.clone()));
@@ -198,7 +216,7 @@ impl StreamApi {
         resp
     }
 
-    fn route(&self, req: &Request) -> Response {
+    fn route(&self, req: &Request, progress: &mut Progress<'_>) -> Response {
         if let Err(why) = self.check_access(req) {
             return Response::error(403, "forbidden", why);
         }
@@ -235,15 +253,18 @@ impl StreamApi {
                             ),
                         );
                     }
-                    match self.engine.chunk(track, n, enh) {
-                        Ok(bytes) => {
-                            let mut r = Response::bytes(200, MIME, bytes);
-                            if let Ok((a, b)) = track.chunk_span_s(n) {
-                                r.headers.push(("X-Chunk-Start".into(), format!("{a}")));
-                                r.headers.push(("X-Chunk-End".into(), format!("{b}")));
-                            }
-                            r
-                        }
+                    let mut head = Response::bytes(200, MIME, Arc::from([]));
+                    if let Ok((a, b)) = track.chunk_span_s(n) {
+                        head.headers.push(("X-Chunk-Start".into(), format!("{a}")));
+                        head.headers.push(("X-Chunk-End".into(), format!("{b}")));
+                    }
+                    let sent_head = self.finish(head.clone());
+                    let mut on_clusters = |bytes: &[u8]| progress(&sent_head, bytes);
+                    match self
+                        .engine
+                        .chunk_progressive(track, n, enh, &mut on_clusters)
+                    {
+                        Ok(body) => Response { body, ..head },
                         Err(e) => Response::engine_error(&e),
                     }
                 })

@@ -1,11 +1,11 @@
 //! The loopback HTTP server behind `sonance serve`: tiny_http in front of [`StreamApi`].
 
-use std::io;
+use std::io::{self, Write};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-use crate::api::{Request, StreamApi};
+use crate::api::{Request, Response, StreamApi};
 
 /// Request handlers running at once. Each may render a chunk (which itself uses every core),
 /// so a few are enough to keep a prefetch, a seek and the page's own requests apart.
@@ -79,25 +79,121 @@ fn serve(http: &tiny_http::Server, api: &StreamApi) {
             host: header("Host"),
             origin: header("Origin"),
         };
+        // A body can go out while it is made only in HTTP/1.1's chunked encoding.
+        let can_stream =
+            request.method == "GET" && req.http_version() >= &tiny_http::HTTPVersion(1, 1);
+        let mut stream = Progressive {
+            request: Some(req),
+            can_stream,
+            writer: None,
+            failed: false,
+        };
         // A panic must not take a worker down with it (four of them would silence the
         // server): answer 500 and keep serving.
-        let resp = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| api.handle(&request)))
-            .unwrap_or_else(|_| {
-                log::error!("internal error while answering {} {}", request.method, url);
-                crate::api::Response::internal_error()
-            });
+        let resp = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            api.handle_progressive(&request, &mut |head, piece| stream.send(head, piece))
+        }))
+        .unwrap_or_else(|_| {
+            log::error!("internal error while answering {} {}", request.method, url);
+            crate::api::Response::internal_error()
+        });
         log::debug!("{} {} -> {}", request.method, url, resp.status);
-        let mut out =
-            tiny_http::Response::from_data(resp.body.to_vec()).with_status_code(resp.status);
-        let headers = std::iter::once(("Content-Type".to_string(), resp.content_type.clone()))
-            .chain(resp.headers.iter().cloned());
-        for (k, v) in headers {
-            if let Ok(h) = tiny_http::Header::from_bytes(k.as_bytes(), v.as_bytes()) {
-                out.add_header(h);
+        if let Some(writer) = stream.writer.take() {
+            // The body went out in pieces: end it, or cut the connection if the chunk failed
+            // half-way (the client sees a broken response and retries).
+            if resp.status == 200 && !stream.failed {
+                let mut writer = writer;
+                if let Err(e) = writer.write_all(b"0\r\n\r\n").and_then(|()| writer.flush()) {
+                    log::debug!("client went away: {e}");
+                }
+            }
+            continue;
+        }
+        if stream.failed {
+            continue;
+        }
+        if let Some(req) = stream.request.take() {
+            respond_whole(req, &resp);
+        }
+    }
+}
+
+/// A response whose body goes out as it is made (HTTP/1.1 chunked encoding), each piece
+/// flushed at once.
+struct Progressive {
+    /// The request, until the first piece takes its writer.
+    request: Option<tiny_http::Request>,
+    /// GET over HTTP/1.1: chunked encoding is allowed.
+    can_stream: bool,
+    writer: Option<Box<dyn Write + Send>>,
+    /// Writing failed (the client went away): the rest is not sent.
+    failed: bool,
+}
+
+impl Progressive {
+    fn send(&mut self, head: &Response, piece: &[u8]) {
+        if self.failed || piece.is_empty() || !self.can_stream {
+            return;
+        }
+        if self.writer.is_none() {
+            let Some(req) = self.request.take() else {
+                return;
+            };
+            let mut writer = req.into_writer();
+            if let Err(e) = write_head(&mut writer, head) {
+                log::debug!("client went away: {e}");
+                self.failed = true;
+                return;
+            }
+            self.writer = Some(writer);
+        }
+        if let Some(w) = self.writer.as_mut() {
+            let sent = write!(w, "{:X}\r\n", piece.len())
+                .and_then(|()| w.write_all(piece))
+                .and_then(|()| w.write_all(b"\r\n"))
+                .and_then(|()| w.flush());
+            if let Err(e) = sent {
+                log::debug!("client went away: {e}");
+                self.failed = true;
+                self.writer = None;
             }
         }
-        if let Err(e) = req.respond(out) {
-            log::debug!("client went away: {e}");
+    }
+}
+
+fn write_head(w: &mut dyn Write, head: &Response) -> io::Result<()> {
+    write!(w, "HTTP/1.1 {} {}\r\n", head.status, reason(head.status))?;
+    write!(w, "Content-Type: {}\r\n", head.content_type)?;
+    w.write_all(b"Transfer-Encoding: chunked\r\n")?;
+    for (k, v) in &head.headers {
+        // Header values come from this crate, but never let one break the framing.
+        if !(k.contains(['\r', '\n']) || v.contains(['\r', '\n'])) {
+            write!(w, "{k}: {v}\r\n")?;
         }
+    }
+    w.write_all(b"\r\n")
+}
+
+fn reason(status: u16) -> &'static str {
+    match status {
+        200 => "OK",
+        _ => "Response",
+    }
+}
+
+fn respond_whole(req: tiny_http::Request, resp: &Response) {
+    // A body that is all here goes out with its length (tiny_http would chunk large ones).
+    let mut out = tiny_http::Response::from_data(resp.body.to_vec())
+        .with_status_code(resp.status)
+        .with_chunked_threshold(usize::MAX);
+    let headers = std::iter::once(("Content-Type".to_string(), resp.content_type.clone()))
+        .chain(resp.headers.iter().cloned());
+    for (k, v) in headers {
+        if let Ok(h) = tiny_http::Header::from_bytes(k.as_bytes(), v.as_bytes()) {
+            out.add_header(h);
+        }
+    }
+    if let Err(e) = req.respond(out) {
+        log::debug!("client went away: {e}");
     }
 }

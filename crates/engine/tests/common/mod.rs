@@ -190,11 +190,11 @@ pub fn render_all(
     (init, chunks)
 }
 
-/// An engine with `chunk_seconds` chunks and `parts` encoders per chunk, memory cache only.
-pub fn engine(chunk_seconds: f64, parts: usize) -> Engine {
+/// An engine with `chunk_seconds` chunks and `workers` threads per chunk, memory cache only.
+pub fn engine(chunk_seconds: f64, workers: usize) -> Engine {
     Engine::new(EngineConfig {
         chunk_seconds,
-        parts_per_chunk: parts,
+        workers_per_chunk: workers,
         ..EngineConfig::default()
     })
     .unwrap()

@@ -1,0 +1,190 @@
+//! The loopback server over real TCP: a chunk being rendered goes out in pieces as it is made
+//! (HTTP/1.1 chunked encoding, whole WebM Clusters, the first second first); the same chunk
+//! from the cache, or for an HTTP/1.0 client, comes whole with a Content-Length; the bytes
+//! are the same every way.
+
+// Tests fail loudly on any unexpected error: unwrap is the assertion.
+#![allow(clippy::unwrap_used)]
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use sonance_engine::{Engine, EngineConfig};
+use sonance_stream::server::Server;
+use sonance_stream::{Access, Library, StreamApi};
+
+/// A 16-bit stereo WAV of noise, `seconds` long at 44.1 kHz.
+fn write_noise_wav(path: &Path, seconds: f64) {
+    let frames = (seconds * 44_100.0) as u32;
+    let mut seed = 0x2545_f491_u32;
+    let mut data = Vec::with_capacity(frames as usize * 4);
+    for _ in 0..frames * 2 {
+        seed ^= seed << 13;
+        seed ^= seed >> 17;
+        seed ^= seed << 5;
+        data.extend_from_slice(&((seed >> 18) as i16 - 8192).to_le_bytes());
+    }
+    let mut wav = Vec::new();
+    wav.extend_from_slice(b"RIFF");
+    wav.extend_from_slice(&(36 + data.len() as u32).to_le_bytes());
+    wav.extend_from_slice(b"WAVEfmt ");
+    wav.extend_from_slice(&16u32.to_le_bytes());
+    wav.extend_from_slice(&1u16.to_le_bytes());
+    wav.extend_from_slice(&2u16.to_le_bytes());
+    wav.extend_from_slice(&44_100u32.to_le_bytes());
+    wav.extend_from_slice(&(44_100u32 * 4).to_le_bytes());
+    wav.extend_from_slice(&4u16.to_le_bytes());
+    wav.extend_from_slice(&16u16.to_le_bytes());
+    wav.extend_from_slice(b"data");
+    wav.extend_from_slice(&(data.len() as u32).to_le_bytes());
+    wav.extend_from_slice(&data);
+    std::fs::write(path, wav).unwrap();
+}
+
+struct Answer {
+    head: String,
+    /// The body as it came: one piece per HTTP chunk, or one piece when not chunked.
+    pieces: Vec<Vec<u8>>,
+}
+
+impl Answer {
+    fn body(&self) -> Vec<u8> {
+        self.pieces.concat()
+    }
+}
+
+/// Send one request and read the answer to the end (the server closes nothing: read exactly
+/// what the framing says).
+fn get(addr: std::net::SocketAddr, target: &str, version: &str) -> Answer {
+    let mut s = TcpStream::connect(addr).unwrap();
+    write!(s, "GET {target} HTTP/{version}\r\nHost: {addr}\r\n\r\n").unwrap();
+    let mut raw = Vec::new();
+    let mut buf = [0u8; 1 << 16];
+    let head_end = loop {
+        let n = s.read(&mut buf).unwrap();
+        assert!(n > 0, "connection closed before the head");
+        raw.extend_from_slice(&buf[..n]);
+        if let Some(i) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+    };
+    let head = String::from_utf8_lossy(&raw[..head_end]).to_string();
+    let mut rest = raw[head_end..].to_vec();
+    let mut more = |rest: &mut Vec<u8>| {
+        let n = s.read(&mut buf).unwrap();
+        assert!(n > 0, "connection closed mid-body");
+        rest.extend_from_slice(&buf[..n]);
+    };
+    let lower = head.to_ascii_lowercase();
+    let mut pieces = Vec::new();
+    if lower.contains("transfer-encoding: chunked") {
+        loop {
+            let line_end = loop {
+                if let Some(i) = rest.windows(2).position(|w| w == b"\r\n") {
+                    break i;
+                }
+                more(&mut rest);
+            };
+            let size =
+                usize::from_str_radix(std::str::from_utf8(&rest[..line_end]).unwrap(), 16).unwrap();
+            while rest.len() < line_end + 2 + size + 2 {
+                more(&mut rest);
+            }
+            if size == 0 {
+                break;
+            }
+            pieces.push(rest[line_end + 2..line_end + 2 + size].to_vec());
+            rest.drain(..line_end + 2 + size + 2);
+        }
+    } else {
+        let len: usize = lower
+            .lines()
+            .find_map(|l| l.strip_prefix("content-length:"))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        while rest.len() < len {
+            more(&mut rest);
+        }
+        pieces.push(rest[..len].to_vec());
+    }
+    Answer { head, pieces }
+}
+
+fn start(dir: &str, seconds: f64) -> (Server, String, PathBuf) {
+    let dir = std::env::temp_dir().join(format!("sonance-stream-{dir}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("noise.wav");
+    write_noise_wav(&path, seconds);
+    let engine = Arc::new(
+        Engine::new(EngineConfig {
+            chunk_seconds: 10.0,
+            ..EngineConfig::default()
+        })
+        .unwrap(),
+    );
+    let library = Arc::new(Library::default());
+    let ids = library.add(&engine, std::slice::from_ref(&path));
+    let api = StreamApi::new(engine, library, Access::Loopback);
+    let server = Server::start("127.0.0.1", 0, Arc::new(api)).unwrap();
+    (server, ids[0].as_str().to_string(), dir)
+}
+
+const CLUSTER_ID: [u8; 4] = [0x1F, 0x43, 0xB6, 0x75];
+
+#[test]
+fn a_chunk_being_made_goes_out_in_clusters_and_matches_the_cached_one() {
+    let (server, id, _dir) = start("progressive", 12.0);
+    let target = format!("/api/tracks/{id}/chunks/0.webm?preset=bypass");
+    let fresh = get(server.addr(), &target, "1.1");
+    assert!(fresh.head.starts_with("HTTP/1.1 200"), "{}", fresh.head);
+    assert!(fresh.head.contains("X-Chunk-End: 10"), "{}", fresh.head);
+    // A 10 s chunk is made of spans of 1, 5 and 4 s: three pieces, each whole Clusters.
+    assert_eq!(fresh.pieces.len(), 3, "{}", fresh.head);
+    for p in &fresh.pieces {
+        assert_eq!(p[..4], CLUSTER_ID);
+    }
+    assert!(fresh.pieces[0].len() < fresh.pieces[1].len() / 3);
+
+    let cached = get(server.addr(), &target, "1.1");
+    assert!(cached.head.starts_with("HTTP/1.1 200"), "{}", cached.head);
+    assert_eq!(cached.pieces.len(), 1, "a cached chunk comes whole");
+    assert_eq!(cached.body(), fresh.body());
+
+    // HTTP/1.0 has no chunked encoding: the next chunk comes whole even while it is made.
+    let old = get(
+        server.addr(),
+        &format!("/api/tracks/{id}/chunks/1.webm?preset=bypass"),
+        "1.0",
+    );
+    assert!(old.head.contains(" 200 "), "{}", old.head);
+    assert_eq!(old.pieces.len(), 1);
+    assert_eq!(old.body()[..4], CLUSTER_ID);
+    server.stop();
+}
+
+#[test]
+fn errors_and_small_answers_stay_whole() {
+    let (server, id, _dir) = start("errors", 3.0);
+    let missing = get(
+        server.addr(),
+        &format!("/api/tracks/{id}/chunks/7.webm?preset=bypass"),
+        "1.1",
+    );
+    assert!(missing.head.starts_with("HTTP/1.1 404"), "{}", missing.head);
+    let msg = String::from_utf8(missing.body()).unwrap();
+    assert!(msg.contains("chunk 7 does not exist"), "{msg}");
+    let bad = get(
+        server.addr(),
+        &format!("/api/tracks/{id}/chunks/0.webm?preset=loudest"),
+        "1.1",
+    );
+    assert!(bad.head.starts_with("HTTP/1.1 400"), "{}", bad.head);
+    let presets = get(server.addr(), "/api/presets", "1.1");
+    assert!(presets.head.starts_with("HTTP/1.1 200"));
+    assert_eq!(presets.pieces.len(), 1);
+    server.stop();
+}
