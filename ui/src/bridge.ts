@@ -111,6 +111,54 @@ export class Bridge {
     return this.bytes(`api/tracks/${encodeURIComponent(String(id))}/chunks/${n}.webm`, { preset, intensity: formatIntensity(intensity) }, signal);
   }
 
+  /**
+   * GET a chunk and hand its body to `onPiece` as it arrives: in order, never
+   * empty, one piece per network read (whole bodies, e.g. from the desktop
+   * app's custom scheme or the server's cache, may come as a single piece).
+   * The next read waits for the promise `onPiece` returns. Resolves after the
+   * last piece; rejects with an ApiError like {@link chunk} (an error thrown by
+   * `onPiece` is passed on as it is), and stops reading once `signal` aborts.
+   */
+  async chunkStream(
+    id: TrackId,
+    n: number,
+    preset: string,
+    intensity: number,
+    onPiece: (piece: Uint8Array<ArrayBuffer>) => void | Promise<void>,
+    signal?: AbortSignal,
+  ): Promise<void> {
+    const res = await this.request(`api/tracks/${encodeURIComponent(String(id))}/chunks/${n}.webm`, { preset, intensity: formatIntensity(intensity) }, signal);
+    const aborted = () => new ApiError('The request was cancelled.', undefined, 'aborted');
+    if (!res.body) {
+      let whole: ArrayBuffer;
+      try {
+        whole = await res.arrayBuffer();
+      } catch (e) {
+        throw toApiError(e, signal);
+      }
+      if (signal?.aborted) throw aborted();
+      if (whole.byteLength > 0) await onPiece(new Uint8Array(whole));
+      return;
+    }
+    const reader = res.body.getReader();
+    try {
+      for (;;) {
+        let r: ReadableStreamReadResult<Uint8Array<ArrayBuffer>>;
+        try {
+          r = await reader.read();
+        } catch (e) {
+          throw toApiError(e, signal);
+        }
+        if (r.done) return;
+        if (signal?.aborted) throw aborted();
+        if (r.value.byteLength > 0) await onPiece(r.value);
+      }
+    } catch (e) {
+      reader.cancel().catch(() => {});
+      throw e;
+    }
+  }
+
   private async json<T>(path: string, query?: Record<string, string>, signal?: AbortSignal): Promise<T> {
     const res = await this.request(path, query, signal);
     try {

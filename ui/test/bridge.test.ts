@@ -69,6 +69,99 @@ describe('bridge requests', () => {
   });
 });
 
+describe('chunk streams', () => {
+  afterEach(() => vi.unstubAllGlobals());
+
+  /** A response whose body arrives in `parts`, one per read; `hold` keeps the stream open after them. */
+  function streamed(parts: number[][], opts: { status?: number; hold?: boolean; fail?: boolean } = {}) {
+    let i = 0;
+    const body = new ReadableStream<Uint8Array>({
+      pull(c) {
+        if (i < parts.length) c.enqueue(new Uint8Array(parts[i++]!));
+        else if (opts.fail) c.error(new TypeError('network error'));
+        else if (!opts.hold) c.close();
+        else return new Promise(() => {}); // stays open
+      },
+    });
+    return new Response(body, { status: opts.status ?? 200 });
+  }
+
+  it('hands the body over piece by piece, in order, and resolves after the last', async () => {
+    vi.stubGlobal('fetch', async () => streamed([[1, 2], [], [3], [4, 5, 6]]));
+    const got: number[][] = [];
+    await new Bridge('http://h/').chunkStream('t', 0, 'bypass', 1, (p) => {
+      got.push([...p]);
+    });
+    expect(got).toEqual([[1, 2], [3], [4, 5, 6]]);
+  });
+
+  it('waits for onPiece before reading on', async () => {
+    vi.stubGlobal('fetch', async () => streamed([[1], [2], [3]]));
+    const log: string[] = [];
+    await new Bridge('http://h/').chunkStream('t', 0, 'bypass', 1, async (p) => {
+      log.push(`start ${p[0]}`);
+      await new Promise((r) => setTimeout(r, 5));
+      log.push(`end ${p[0]}`);
+    });
+    expect(log).toEqual(['start 1', 'end 1', 'start 2', 'end 2', 'start 3', 'end 3']);
+  });
+
+  it('maps HTTP errors like the whole-body request, before any piece', async () => {
+    vi.stubGlobal('fetch', async () => new Response(JSON.stringify({ kind: 'bad_preset', message: 'no such preset' }), { status: 400 }));
+    const pieces: Uint8Array[] = [];
+    const err = (await new Bridge('http://h/').chunkStream('t', 0, 'x', 1, (p) => void pieces.push(p)).catch((e: unknown) => e)) as ApiError;
+    expect(err).toBeInstanceOf(ApiError);
+    expect(err.status).toBe(400);
+    expect(err.message).toBe('No such preset.');
+    expect(pieces).toEqual([]);
+  });
+
+  it('reports a body cut off half-way as a network failure (retryable), after the pieces that came', async () => {
+    vi.stubGlobal('fetch', async () => streamed([[1], [2]], { fail: true }));
+    const got: number[] = [];
+    const err = (await new Bridge('http://h/').chunkStream('t', 0, 'bypass', 1, (p) => void got.push(...p)).catch((e: unknown) => e)) as ApiError;
+    expect(got).toEqual([1, 2]);
+    expect(err.kind).toBe('network');
+    expect(err.status).toBeUndefined();
+  });
+
+  it('stops at an abort between two pieces and reports it as aborted', async () => {
+    const c = new AbortController();
+    vi.stubGlobal('fetch', async (_u: string, init: RequestInit) => {
+      const res = streamed([[1], [2], [3]], { hold: true });
+      init.signal?.addEventListener('abort', () => void res.body?.cancel().catch(() => {}));
+      return res;
+    });
+    const got: number[] = [];
+    const err = (await new Bridge('http://h/')
+      .chunkStream(
+        't',
+        0,
+        'bypass',
+        1,
+        (p) => {
+          got.push(...p);
+          if (p[0] === 1) c.abort();
+        },
+        c.signal,
+      )
+      .catch((e: unknown) => e)) as ApiError;
+    expect(got).toEqual([1]);
+    expect(err.aborted).toBe(true);
+  });
+
+  it('passes an error of onPiece on as it is', async () => {
+    vi.stubGlobal('fetch', async () => streamed([[1], [2]]));
+    const boom = new ApiError('The init segment is missing.', 404, 'not_found');
+    const err = await new Bridge('http://h/')
+      .chunkStream('t', 0, 'bypass', 1, () => {
+        throw boom;
+      })
+      .catch((e: unknown) => e);
+    expect(err).toBe(boom);
+  });
+});
+
 describe('small pieces', () => {
   it('turns server messages into sentences', () => {
     expect(sentence('there is no such track')).toBe('There is no such track.');
