@@ -89,7 +89,7 @@ export class MseSink {
   }
 
   /** Append one fragment with the window [start, end); `reset` calls abort() first. */
-  append(data: ArrayBuffer, windowStart: number, windowEnd: number, reset: boolean): Promise<void> {
+  append(data: BufferSource, windowStart: number, windowEnd: number, reset: boolean): Promise<void> {
     return this.enqueue(() => {
       const sb = this.sb!;
       if (reset && this.mediaSource.readyState === 'open') sb.abort(); // resets the window too

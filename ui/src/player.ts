@@ -8,9 +8,10 @@ import { MseSink, mseSupported, SinkError } from './mse';
 import { AudioOutput } from './output';
 import { BufferPolicy, type Action, type ChunkRequest, type Phase, type Range, type Snapshot, type TrackGrid } from './policy';
 
+/** One piece of a chunk's body, with the init segment of its key (put in front when the policy says so). */
 interface Payload {
   init: ArrayBuffer;
-  bytes: ArrayBuffer;
+  bytes: Uint8Array<ArrayBuffer>;
 }
 
 export interface AppendLogEntry {
@@ -23,6 +24,12 @@ export interface AppendLogEntry {
   windowStart: number;
   windowEnd: number;
   reset: boolean;
+  /** The init segment went in front. */
+  init: boolean;
+  /** 0 for a chunk's first append, then 1, 2, … (its body arrived in pieces). */
+  part: number;
+  /** Network pieces coalesced into this append. */
+  pieces: number;
   bytes: number;
 }
 
@@ -68,11 +75,21 @@ function push<T>(list: T[], item: T): void {
   if (list.length > LOG_MAX) list.splice(0, list.length - LOG_MAX);
 }
 
-function concat(a: ArrayBuffer, b: ArrayBuffer): ArrayBuffer {
-  const out = new Uint8Array(a.byteLength + b.byteLength);
-  out.set(new Uint8Array(a), 0);
-  out.set(new Uint8Array(b), a.byteLength);
-  return out.buffer;
+/** The bytes of one append: the init segment (when asked for) and the pieces, in order. */
+function appendBytes(pieces: readonly Payload[], withInit: boolean): Uint8Array<ArrayBuffer> {
+  const parts: Uint8Array<ArrayBuffer>[] = [];
+  if (withInit && pieces[0]) parts.push(new Uint8Array(pieces[0].init));
+  for (const p of pieces) parts.push(p.bytes);
+  if (parts.length === 1) return parts[0]!;
+  let n = 0;
+  for (const p of parts) n += p.byteLength;
+  const out = new Uint8Array(n);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.byteLength;
+  }
+  return out;
 }
 
 export class Player extends EventTarget {
@@ -88,7 +105,6 @@ export class Player extends EventTarget {
   private token = 0;
   private controllers = new Map<number, { ctrl: AbortController; epoch: number }>();
   private inits = new Map<string, Promise<ArrayBuffer>>();
-  private initKey: string | null = null;
   private appendedOnce = false;
   private wakeTimer: ReturnType<typeof setTimeout> | null = null;
   private tickTimer: ReturnType<typeof setInterval> | null = null;
@@ -188,7 +204,6 @@ export class Player extends EventTarget {
     }
     this.track = detail;
     this.appendedOnce = false;
-    this.initKey = null;
     this.inits.clear();
     const sink = new MseSink(this.audio, detail.mime, detail.duration_s);
     this.sink = sink;
@@ -360,8 +375,14 @@ export class Player extends EventTarget {
             }
           }
           break;
+        case 'abort': {
+          const c = this.controllers.get(a.req.id);
+          c?.ctrl.abort();
+          this.controllers.delete(a.req.id);
+          break;
+        }
         case 'append':
-          this.doAppend(a.req, a.data, a.windowStart, a.windowEnd, a.reset);
+          this.doAppend(a);
           break;
         case 'remove': {
           const sink = this.sink;
@@ -417,15 +438,22 @@ export class Player extends EventTarget {
     this.controllers.set(req.id, { ctrl, epoch: req.epoch });
     push(this.fetches, { at: performance.now(), chunk: req.chunk, epoch: req.epoch, key: req.key, purpose: req.purpose, attempt: req.attempt });
     const { preset, intensity } = parseKey(req.key);
-    Promise.all([this.initFor(track.id, req.key), this.bridge.chunk(track.id, req.chunk, preset, intensity, ctrl.signal)]).then(
-      ([init, bytes]) => {
+    // The init segment and the chunk are requested together; pieces wait for the init.
+    const init = this.initFor(track.id, req.key);
+    const onPiece = async (bytes: Uint8Array<ArrayBuffer>) => {
+      const initBytes = await init;
+      if (token !== this.token || ctrl.signal.aborted) return;
+      this.exec(this.policy.fetchProgress(req, { init: initBytes, bytes }, this.snapshot()));
+    };
+    this.bridge.chunkStream(track.id, req.chunk, preset, intensity, onPiece, ctrl.signal).then(
+      () => {
         this.controllers.delete(req.id);
-        if (token !== this.token) return;
-        this.exec(this.policy.fetchDone(req, { init, bytes }, this.snapshot()));
+        if (token !== this.token || ctrl.signal.aborted) return;
+        this.exec(this.policy.fetchDone(req, null, this.snapshot()));
       },
       (e: unknown) => {
         this.controllers.delete(req.id);
-        if (token !== this.token) return;
+        if (token !== this.token || ctrl.signal.aborted) return;
         if (e instanceof ApiError && e.aborted) return;
         const status = e instanceof ApiError ? e.status : undefined;
         this.exec(this.policy.fetchFailed(req, { status, message: messageOf(e) }, this.snapshot()));
@@ -444,11 +472,11 @@ export class Player extends EventTarget {
     return p;
   }
 
-  private doAppend(req: ChunkRequest, data: Payload, ws: number, we: number, reset: boolean): void {
+  private doAppend(a: Extract<Action<Payload>, { type: 'append' }>): void {
     const sink = this.sink;
     if (!sink) return;
-    const withInit = reset || this.initKey !== req.key;
-    const bytes = withInit ? concat(data.init, data.bytes) : data.bytes;
+    const bytes = appendBytes(a.pieces, a.init);
+    const { req } = a;
     push(this.appends, {
       at: performance.now(),
       currentTime: this.currentTime,
@@ -456,14 +484,16 @@ export class Player extends EventTarget {
       epoch: req.epoch,
       key: req.key,
       purpose: req.purpose,
-      windowStart: ws,
-      windowEnd: we,
-      reset,
+      windowStart: a.windowStart,
+      windowEnd: a.windowEnd,
+      reset: a.reset,
+      init: a.init,
+      part: a.part,
+      pieces: a.pieces.length,
       bytes: bytes.byteLength,
     });
-    sink.append(bytes, ws, we, reset).then(
+    sink.append(bytes, a.windowStart, a.windowEnd, a.reset).then(
       () => {
-        this.initKey = req.key;
         this.appendedOnce = true;
         this.sinkDone(sink);
       },
@@ -529,7 +559,6 @@ export class Player extends EventTarget {
     this.sink?.destroy();
     this.sink = null;
     this.inits.clear();
-    this.initKey = null;
     this.faded = true;
   }
 

@@ -191,7 +191,7 @@ describe('seek', () => {
     expect(seekFetch.req.purpose).toBe('seek');
     // The stale response is delivered anyway (as if abort() lost the race):
     const late = stale.find((r) => r.chunk === 3)!;
-    const dropped = w.policy.fetchDone(late, late, w.snap());
+    const dropped = w.policy.fetchDone(late, w.pieceOf(late), w.snap());
     expect(dropped[0]).toMatchObject({ type: 'drop', why: 'stale epoch' });
     w.exec(dropped);
     const seekAt = w.now;

@@ -1,8 +1,9 @@
 /**
  * A deterministic simulated world for the buffer policy: a fake clock, a fake
- * network (scripted latency and failures), a fake SourceBuffer (append window
- * semantics, pre-roll, quota errors) and a fake media element that plays only
- * what is buffered.
+ * network (scripted latency and failures; bodies in one go or in pieces), a fake
+ * SourceBuffer (append window semantics, pre-roll, quota errors, a parser that
+ * refuses a new chunk in the middle of another and media without its init
+ * segment) and a fake media element that plays only what is buffered.
  */
 import {
   BufferPolicy,
@@ -28,11 +29,23 @@ export interface Segment {
 
 export type Outcome = 'ok' | 'hang' | FetchFailure;
 
+/** One piece of a chunk's body: the media it carries, [from, to) in track time. */
+export interface SimPiece {
+  req: ChunkRequest;
+  index: number;
+  count: number;
+  from: number;
+  to: number;
+}
+
 interface Pending {
   req: ChunkRequest;
   doneAt: number;
   outcome: Outcome;
   cancelled: boolean;
+  /** Pieces still to deliver, with their arrival time (progressive responses only). */
+  parts: { at: number; piece: SimPiece }[];
+  progressive: boolean;
 }
 
 export interface AppendRecord {
@@ -42,6 +55,10 @@ export interface AppendRecord {
   windowStart: number;
   windowEnd: number;
   reset: boolean;
+  init: boolean;
+  part: number;
+  /** Piece indexes in this append. */
+  pieces: number[];
 }
 
 export interface WorldOptions {
@@ -53,10 +70,17 @@ export interface WorldOptions {
   quota?: (req: ChunkRequest, world: World) => boolean;
   rate?: number;
   sbOpMs?: number;
+  /**
+   * Deliver the body in this many pieces (default 1: in one go, via fetchDone).
+   * Piece 0 holds the pre-roll and the first second, the rest split evenly; the
+   * first arrives after `firstPieceMs`, the last at the request's latency.
+   */
+  pieces?: number | ((req: ChunkRequest) => number);
+  firstPieceMs?: number | ((req: ChunkRequest) => number);
 }
 
 export class World {
-  readonly policy: BufferPolicy<ChunkRequest>;
+  readonly policy: BufferPolicy<SimPiece>;
   readonly grid: TrackGrid;
   now = 0;
   ct = 0;
@@ -65,12 +89,16 @@ export class World {
   seeking = false;
   segments: Segment[] = [];
   fetches: Pending[] = [];
-  sb: { op: Action<ChunkRequest>; doneAt: number; fail?: { quota: boolean; message: string } } | null = null;
+  sb: { op: Action<SimPiece>; doneAt: number; fail?: { quota: boolean; message: string } } | null = null;
+  /** The fake parser: the request whose chunk is half appended, and the next piece it expects. */
+  parser: { reqId: number; next: number } | null = null;
+  /** Key of the init segment the fake SourceBuffer took last. */
+  initKey: string | null = null;
   eos = false;
   ended = false;
 
   // Records
-  actions: { at: number; action: Action<ChunkRequest> }[] = [];
+  actions: { at: number; action: Action<SimPiece> }[] = [];
   appends: AppendRecord[] = [];
   removes: { at: number; start: number; end: number; reason: string }[] = [];
   fetchLog: { at: number; req: ChunkRequest }[] = [];
@@ -90,7 +118,7 @@ export class World {
 
   constructor(private opts: WorldOptions = {}) {
     this.grid = opts.grid ?? { duration: 60, chunkSeconds: 5, chunkCount: 12 };
-    this.policy = new BufferPolicy<ChunkRequest>(opts.cfg);
+    this.policy = new BufferPolicy<SimPiece>(opts.cfg);
     this.rate = opts.rate ?? 1;
   }
 
@@ -131,14 +159,30 @@ export class World {
     return found;
   }
 
-  exec(actions: Action<ChunkRequest>[]): void {
+  /** The media of chunk n's fragment (with ~100 ms of pre-roll before the chunk for n > 0) cut into `count` pieces. */
+  pieceOf(req: ChunkRequest, index = 0, count = 1): SimPiece {
+    const n = req.chunk;
+    const fragStart = n > 0 ? chunkStart(this.grid, n) - 0.1 : 0;
+    const fragEnd = chunkEnd(this.grid, n);
+    const firstEnd = Math.min(fragEnd, chunkStart(this.grid, n) + 1);
+    const bound = (i: number) => (i === 0 ? fragStart : i >= count ? fragEnd : firstEnd + ((fragEnd - firstEnd) * (i - 1)) / (count - 1));
+    return { req, index, count, from: bound(index), to: bound(index + 1) };
+  }
+
+  exec(actions: Action<SimPiece>[]): void {
     for (const a of actions) {
       this.actions.push({ at: this.now, action: a });
       switch (a.type) {
         case 'fetch': {
           const lat = typeof this.opts.latencyMs === 'function' ? this.opts.latencyMs(a.req) : (this.opts.latencyMs ?? 100);
           const outcome = this.opts.outcome ? this.opts.outcome(a.req) : 'ok';
-          this.fetches.push({ req: a.req, doneAt: this.now + lat, outcome, cancelled: false });
+          const count = typeof this.opts.pieces === 'function' ? this.opts.pieces(a.req) : (this.opts.pieces ?? 1);
+          const first = typeof this.opts.firstPieceMs === 'function' ? this.opts.firstPieceMs(a.req) : (this.opts.firstPieceMs ?? lat / count);
+          const parts: Pending['parts'] = [];
+          if (count > 1 && outcome === 'ok') {
+            for (let i = 0; i < count; i++) parts.push({ at: this.now + first + ((lat - first) * i) / (count - 1), piece: this.pieceOf(a.req, i, count) });
+          }
+          this.fetches.push({ req: a.req, doneAt: this.now + lat, outcome, cancelled: false, parts, progressive: count > 1 });
           this.fetchLog.push({ at: this.now, req: a.req });
           break;
         }
@@ -146,10 +190,27 @@ export class World {
           for (const f of this.fetches) if (f.req.epoch < a.before) f.cancelled = true;
           this.fetches = this.fetches.filter((f) => !f.cancelled);
           break;
+        case 'abort':
+          this.fetches = this.fetches.filter((f) => f.req.id !== a.req.id);
+          break;
         case 'append': {
           if (this.sb) throw new Error('policy issued an append while the SourceBuffer was busy');
           if (a.windowStart >= a.windowEnd) throw new Error(`empty append window ${a.windowStart}..${a.windowEnd}`);
-          this.appends.push({ at: this.now, ct: this.ct, req: a.req, windowStart: a.windowStart, windowEnd: a.windowEnd, reset: a.reset });
+          if (a.part > 0 && (a.reset || a.init)) throw new Error(`chunk ${a.req.chunk} part ${a.part}: reset/init on a later piece`);
+          a.pieces.forEach((p, i) => {
+            if (p.req.id !== a.req.id || (i > 0 && p.index !== a.pieces[i - 1]!.index + 1)) throw new Error('pieces out of order or of another request');
+          });
+          this.appends.push({
+            at: this.now,
+            ct: this.ct,
+            req: a.req,
+            windowStart: a.windowStart,
+            windowEnd: a.windowEnd,
+            reset: a.reset,
+            init: a.init,
+            part: a.part,
+            pieces: a.pieces.map((p) => p.index),
+          });
           const quota = this.opts.quota?.(a.req, this) ?? false;
           this.sb = { op: a, doneAt: this.now + (this.opts.sbOpMs ?? 5), fail: quota ? { quota: true, message: 'QuotaExceededError' } : undefined };
           break;
@@ -193,15 +254,14 @@ export class World {
       return;
     }
     if (op.type === 'append') {
-      const n = op.req.chunk;
-      // The fragment holds ~100 ms of pre-roll before the chunk for n > 0.
-      const fragStart = n > 0 ? chunkStart(this.grid, n) - 0.1 : 0;
-      const fragEnd = chunkEnd(this.grid, n);
-      const s = Math.max(fragStart, op.windowStart);
-      const e = Math.min(fragEnd, op.windowEnd);
-      if (e > s) {
-        this.cut(s, e);
-        this.segments.push({ start: s, end: e, key: op.req.key, epoch: op.req.epoch, chunk: n });
+      this.parse(op);
+      for (const p of op.pieces) {
+        const s = Math.max(p.from, op.windowStart);
+        const e = Math.min(p.to, op.windowEnd);
+        if (e > s) {
+          this.cut(s, e);
+          this.segments.push({ start: s, end: e, key: op.req.key, epoch: op.req.epoch, chunk: op.req.chunk });
+        }
       }
       this.eos = false;
     } else if (op.type === 'remove') {
@@ -209,6 +269,22 @@ export class World {
       this.eos = false;
     }
     this.exec(this.policy.sbDone(this.snap()));
+  }
+
+  /** What a real SourceBuffer's parser would refuse (thrown: the test fails). */
+  private parse(op: Extract<Action<SimPiece>, { type: 'append' }>): void {
+    if (op.reset) this.parser = null; // abort()
+    const first = op.pieces[0];
+    if (!first) return;
+    if (first.index === 0) {
+      if (this.parser) throw new Error(`chunk ${op.req.chunk} appended into the half-parsed request ${this.parser.reqId}`);
+      if (op.init) this.initKey = op.req.key;
+      else if (this.initKey !== op.req.key) throw new Error(`chunk ${op.req.chunk} (${op.req.key}) appended without its init segment`);
+    } else if (!this.parser || this.parser.reqId !== op.req.id || this.parser.next !== first.index) {
+      throw new Error(`piece ${first.index} of chunk ${op.req.chunk} does not continue what the parser holds`);
+    }
+    const last = op.pieces[op.pieces.length - 1]!;
+    this.parser = last.index + 1 < last.count ? { reqId: op.req.id, next: last.index + 1 } : null;
   }
 
   private cut(s: number, e: number): void {
@@ -229,10 +305,17 @@ export class World {
     while (this.now < end) {
       this.now += 10;
       // network
-      const done = this.fetches.filter((f) => f.doneAt <= this.now && f.outcome !== 'hang');
+      for (const f of [...this.fetches]) {
+        if (f.cancelled || !this.fetches.includes(f)) continue;
+        while (f.parts.length && f.parts[0]!.at <= this.now && this.fetches.includes(f)) {
+          const { piece } = f.parts.shift()!;
+          this.exec(this.policy.fetchProgress(f.req, piece, this.snap()));
+        }
+      }
+      const done = this.fetches.filter((f) => f.doneAt <= this.now && f.outcome !== 'hang' && f.parts.length === 0);
       this.fetches = this.fetches.filter((f) => !done.includes(f));
       for (const f of done) {
-        if (f.outcome === 'ok') this.exec(this.policy.fetchDone(f.req, f.req, this.snap()));
+        if (f.outcome === 'ok') this.exec(this.policy.fetchDone(f.req, f.progressive ? null : this.pieceOf(f.req), this.snap()));
         else if (f.outcome !== 'hang') this.exec(this.policy.fetchFailed(f.req, f.outcome, this.snap()));
       }
       // source buffer

@@ -17,17 +17,28 @@
  * - buffered media is kept within `keepBehind` behind the playhead (plus
  *   hysteresis) and the total never exceeds `maxBuffered`.
  *
- * The generic `D` is the opaque payload of a fetched chunk (bytes in the
- * player, anything in tests). The policy hands it to one append action and
- * forgets it.
+ * - a chunk's body may arrive in pieces (`fetchProgress` … `fetchDone`) or in
+ *   one go (`fetchDone` with the whole body): its first append sets the window
+ *   (and resets / sends the init segment when needed), later appends of the
+ *   same chunk use the same window with no reset and no init, and nothing else
+ *   is appended in between; pieces that arrive while the SourceBuffer is busy
+ *   go into one append; a chunk counts as done (pending, "processed") until
+ *   its last piece is appended;
+ * - the init segment goes in front of a chunk's first append when the key
+ *   changed since the last init or after a reset, never in front of a later piece.
+ *
+ * The generic `D` is the opaque payload of one piece (bytes in the player,
+ * anything in tests). The policy hands pieces to append actions and forgets them.
  *
  * Modules:
  * - grid.ts    time ↔ chunk arithmetic, the packet grid, buffered-range questions (pure)
  * - config.ts  the knobs and their defaults, retry back-off
  * - types.ts   snapshot, requests, actions, state (the vocabulary)
- * - machine.ts BufferPolicy: the state machine itself
+ * - jobs.ts    Job: one chunk from its fetch until its last piece is appended
+ * - machine.ts BufferPolicy: the state machine itself (events → actions)
  */
 export * from './grid';
 export * from './config';
 export * from './types';
 export { BufferPolicy } from './machine';
+export type { Placement } from './jobs';

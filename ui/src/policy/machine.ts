@@ -1,25 +1,34 @@
 /**
  * The buffer policy's state machine (see index.ts for the overview).
+ *
+ * Layout of this file: queries, then the events the player reports (each
+ * returns actions), then `run()`, which every event ends with: due retries,
+ * the SourceBuffer pump (one operation at a time), prefetch, wake-ups.
  */
 import { backoffMs, DEFAULT_CONFIG, isTransient, type PolicyConfig } from './config';
 import { chunkAt, chunkEnd, chunksToRanges, chunkStart, covers, gridCeil, gridFloor, rangeAt, totalBuffered, type Range, type TrackGrid } from './grid';
+import { Job, type Placement } from './jobs';
 import type { Action, ChunkRequest, FetchFailure, Phase, PolicyState, Purpose, RemoveReason, Snapshot } from './types';
 
+/** A SourceBuffer operation, queued until the previous one is done. */
 type SbOp<D> =
-  | { kind: 'append'; req: ChunkRequest; data: D; windowStart: number; windowEnd: number; reset: boolean }
+  | {
+      kind: 'append';
+      job: Job<D>;
+      /** Taken from the job when the append is issued (kept for a retry after a quota error). */
+      pieces: D[] | null;
+      first: boolean;
+      reset: boolean;
+      init: boolean;
+      part: number;
+    }
   | { kind: 'remove'; start: number; end: number; reason: RemoveReason }
   | { kind: 'eos' };
-
-interface Ready<D> {
-  req: ChunkRequest;
-  data: D;
-}
 
 interface RetryEntry {
   req: ChunkRequest;
   at: number;
 }
-
 
 export class BufferPolicy<D> {
   readonly cfg: PolicyConfig;
@@ -32,8 +41,16 @@ export class BufferPolicy<D> {
   private phase: Phase = 'idle';
   private errorMessage: string | null = null;
 
-  private inflight = new Map<number, ChunkRequest>();
-  private ready: Ready<D>[] = [];
+  /** Requests of this epoch, from the fetch until their chunk is fully appended (by request id). */
+  private jobs = new Map<number, Job<D>>();
+  /** The job whose first piece is planned and whose last is not yet appended. */
+  private open: Job<D> | null = null;
+  /** The SourceBuffer's parser may hold part of an abandoned chunk: the next chunk starts with abort(). */
+  private parserDirty = false;
+  /** Key of the init segment the SourceBuffer took last. */
+  private initKey: string | null = null;
+  /** Where a chunk that failed after a partial append goes again (its retry reuses the window). */
+  private resume = new Map<number, Placement>();
   private retryQueue: RetryEntry[] = [];
   private sbOps: SbOp<D>[] = [];
   private sbBusy: SbOp<D> | null = null;
@@ -48,6 +65,7 @@ export class BufferPolicy<D> {
   private quotaStrikes = 0;
   private goalAhead: number;
   private keepBehind: number;
+  /** Chunks of the current key whose last piece is appended. */
   private fetched = new Set<number>();
 
   constructor(cfg: Partial<PolicyConfig> = {}) {
@@ -59,14 +77,16 @@ export class BufferPolicy<D> {
   // ------------------------------------------------------------ queries
 
   state(): PolicyState {
+    const jobs = [...this.jobs.values()];
     return {
       phase: this.phase,
       epoch: this.epoch,
       key: this.key,
       goalAhead: this.goalAhead,
       keepBehind: this.keepBehind,
-      inflight: [...this.inflight.values()],
-      ready: this.ready.map((r) => r.req.chunk),
+      inflight: jobs.filter((j) => !j.complete).map((j) => j.req),
+      ready: jobs.filter((j) => j.complete).map((j) => j.chunk),
+      open: this.open?.chunk ?? null,
       retrying: this.retryQueue.map((r) => ({ chunk: r.req.chunk, at: r.at, attempt: r.req.attempt })),
       sbBusy: this.sbBusy ? describeOp(this.sbBusy) : null,
       sbQueued: this.sbOps.map(describeOp),
@@ -80,7 +100,7 @@ export class BufferPolicy<D> {
     };
   }
 
-  /** Chunks of the current key fetched so far, as time ranges. */
+  /** Chunks of the current key fully appended so far, as time ranges. */
   processedRanges(): Range[] {
     return this.grid ? chunksToRanges(this.grid, this.fetched) : [];
   }
@@ -105,10 +125,9 @@ export class BufferPolicy<D> {
     this.goodKey = null;
     this.phase = 'loading';
     this.errorMessage = null;
-    this.inflight.clear();
-    this.ready = [];
-    this.retryQueue = [];
-    this.sbOps = [];
+    this.clearWork();
+    this.parserDirty = false;
+    this.initKey = null;
     this.sbBusy = null;
     this.sbRetryAt = 0;
     this.switchFrom = null;
@@ -130,10 +149,7 @@ export class BufferPolicy<D> {
     this.epoch += 1;
     this.grid = null;
     this.phase = 'idle';
-    this.inflight.clear();
-    this.ready = [];
-    this.retryQueue = [];
-    this.sbOps = [];
+    this.clearWork();
     this.sbBusy = null;
     this.pendingSeek = null;
     this.switchFrom = null;
@@ -155,8 +171,9 @@ export class BufferPolicy<D> {
     const t = this.clampTime(target);
     const stale = this.staleBefore !== null && t < this.staleBefore;
     const switching = this.switchFrom !== null;
-    if (!stale && !switching && this.pendingSeek === null && this.isPlayable(t, snap.buffered)) {
-      // Inside the buffer: the element seeks on its own; keep everything.
+    if (!stale && !switching && this.pendingSeek === null && (this.isPlayable(t, snap.buffered) || this.streamingInto(t))) {
+      // Inside the buffer, or inside the chunk that is arriving right now: the
+      // element seeks (and waits) on its own; keep everything.
       return this.run({ ...snap, currentTime: t });
     }
     // Outside the buffer (or the buffer holds another key's media): new epoch,
@@ -199,32 +216,47 @@ export class BufferPolicy<D> {
     } else {
       this.switchFrom = from;
       this.phase = 'switching';
-      const p = gridCeil(snap.currentTime + this.cfg.switchLead, this.cfg.packet);
-      if (p >= grid.duration) {
+      const s = this.switchPoint(snap);
+      if (s >= grid.duration) {
         // Nothing left to replace.
         this.switchFrom = null;
         this.phase = 'streaming';
       } else {
-        out.push(this.newFetch(chunkAt(grid, p), 'switch'));
+        out.push(this.newFetch(chunkAt(grid, s), 'switch'));
       }
     }
     return out.concat(this.run(snap));
   }
 
-  fetchDone(req: ChunkRequest, data: D, snap: Snapshot): Action<D>[] {
-    if (req.epoch !== this.epoch || !this.inflight.has(req.id)) {
-      return [{ type: 'drop', req, why: req.epoch !== this.epoch ? 'stale epoch' : 'not in flight' }, ...this.run(snap)];
-    }
-    this.inflight.delete(req.id);
+  /**
+   * A piece of a chunk's body arrived (more may follow). Pieces of one request
+   * come in order; a piece of an older epoch or of a dropped request is dropped.
+   */
+  fetchProgress(req: ChunkRequest, piece: D, snap: Snapshot): Action<D>[] {
+    const job = this.currentJob(req);
+    if (!job || job.complete) return [this.dropLate(req, job), ...this.run(snap)];
+    job.pieces.push(piece);
     this.goodKey = req.key;
-    this.fetched.add(req.chunk);
-    this.ready.push({ req, data });
+    return this.run(snap);
+  }
+
+  /**
+   * The response ended. `last` is its final piece, or the whole body when it came
+   * in one go; null when every piece was already given to fetchProgress.
+   */
+  fetchDone(req: ChunkRequest, last: D | null, snap: Snapshot): Action<D>[] {
+    const job = this.currentJob(req);
+    if (!job || job.complete) return [this.dropLate(req, job), ...this.run(snap)];
+    if (last !== null) job.pieces.push(last);
+    job.complete = true;
+    this.goodKey = req.key;
     return this.run(snap);
   }
 
   fetchFailed(req: ChunkRequest, failure: FetchFailure, snap: Snapshot): Action<D>[] {
-    if (req.epoch !== this.epoch || !this.inflight.has(req.id)) return this.run(snap);
-    this.inflight.delete(req.id);
+    const job = this.currentJob(req);
+    if (!job) return this.run(snap);
+    this.forget(job);
     const out: Action<D>[] = [];
     if (isTransient(failure.status)) {
       if (req.attempt < this.cfg.maxRetries) {
@@ -264,7 +296,10 @@ export class BufferPolicy<D> {
   sbDone(snap: Snapshot): Action<D>[] {
     const op = this.sbBusy;
     this.sbBusy = null;
-    if (op?.kind === 'append') this.quotaStrikes = 0;
+    if (op?.kind === 'append') {
+      this.quotaStrikes = 0;
+      if (op.init) this.initKey = op.job.req.key;
+    }
     return this.run(snap);
   }
 
@@ -273,8 +308,8 @@ export class BufferPolicy<D> {
     const op = this.sbBusy;
     this.sbBusy = null;
     if (!op) return this.run(snap);
-    if (op.kind === 'append' && op.req.epoch !== this.epoch) {
-      return [{ type: 'drop', req: op.req, why: 'stale epoch' }, ...this.run(snap)];
+    if (op.kind === 'append' && op.job.req.epoch !== this.epoch) {
+      return [{ type: 'drop', req: op.job.req, why: 'stale epoch' }, ...this.run(snap)];
     }
     if (op.kind === 'append' && err.quota) {
       this.quotaStrikes += 1;
@@ -283,6 +318,7 @@ export class BufferPolicy<D> {
       }
       this.goalAhead = Math.max(this.cfg.minGoalAhead, this.goalAhead * 0.8);
       this.keepBehind = Math.max(this.cfg.minKeepBehind, this.keepBehind * 0.8);
+      // The same append (same pieces) again, after making room.
       const retry: SbOp<D>[] = [op];
       const ct = snap.currentTime;
       const first = snap.buffered.length ? snap.buffered[0]![0] : Infinity;
@@ -318,7 +354,7 @@ export class BufferPolicy<D> {
     if (due.length) {
       this.retryQueue = this.retryQueue.filter((r) => r.at > snap.now);
       for (const r of due) {
-        this.inflight.set(r.req.id, r.req);
+        this.jobs.set(r.req.id, new Job<D>(r.req));
         out.push({ type: 'fetch', req: r.req });
       }
     }
@@ -326,8 +362,10 @@ export class BufferPolicy<D> {
     // 2. SourceBuffer: one operation at a time.
     if (!this.sbBusy && snap.now >= this.sbRetryAt) this.pumpSourceBuffer(snap, out);
 
-    // 3. Prefetch (not while a seek or a preset switch is pending).
-    if (this.pendingSeek === null && this.switchFrom === null) this.prefetch(snap, out);
+    // 3. Prefetch: not while a seek or a preset switch is pending, nor while the
+    //    chunk someone waits for is still arriving (the server renders it on
+    //    every core; a second chunk would halve the rate of its remaining pieces).
+    if (this.pendingSeek === null && this.switchFrom === null && !this.urgentArriving()) this.prefetch(snap, out);
 
     // 4. Wake-ups for retries.
     let wake = Infinity;
@@ -349,22 +387,53 @@ export class BufferPolicy<D> {
 
   private pumpSourceBuffer(snap: Snapshot, out: Action<D>[]): void {
     const grid = this.grid!;
-    // Plan the next ready chunk when nothing else is queued. Appends go in
-    // timeline order: a chunk waits while a lower one is still being fetched.
-    while (this.sbOps.length === 0 && this.ready.length > 0) {
-      this.ready.sort((a, b) => a.req.chunk - b.req.chunk);
-      const next = this.ready[0]!;
-      if (this.lowerPending(next.req.chunk)) break;
-      this.ready.shift();
-      this.planAppend(next, snap, out);
+    while (this.sbOps.length === 0) {
+      const open = this.open;
+      if (open) {
+        // The parser is inside this chunk: only its next pieces may follow.
+        if (open.pieces.length > 0) {
+          this.sbOps.push({ kind: 'append', job: open, pieces: null, first: false, reset: false, init: false, part: 0 });
+        } else if (open.complete) {
+          this.finish(open);
+          continue;
+        }
+        break;
+      }
+      // The next chunk, in timeline order: it waits while a lower one is still being fetched.
+      const next = this.nextToPlace();
+      if (!next) break;
+      this.placeFirst(next, snap, out);
     }
+    // Removals may run between two pieces of a chunk (remove() does not touch the
+    // parser's state, and every Opus frame is a random access point).
     if (this.sbOps.length === 0) this.maintenance(snap);
     const op = this.sbOps.shift();
     if (!op) return;
     this.sbBusy = op;
     if (op.kind === 'append') {
       this.eosIssued = false;
-      out.push({ type: 'append', req: op.req, data: op.data, windowStart: op.windowStart, windowEnd: op.windowEnd, reset: op.reset });
+      const job = op.job;
+      if (op.pieces === null) {
+        // Coalesce: everything that arrived since the previous append goes in one.
+        op.pieces = job.pieces.splice(0);
+        op.part = job.parts++;
+        if (op.first) {
+          if (this.parserDirty) op.reset = true;
+          this.parserDirty = false;
+          op.init = op.reset || this.initKey !== job.req.key;
+        }
+      }
+      const place = job.place!;
+      out.push({
+        type: 'append',
+        req: job.req,
+        pieces: op.pieces,
+        windowStart: place.windowStart,
+        windowEnd: place.windowEnd,
+        reset: op.reset,
+        init: op.init,
+        part: op.part,
+      });
     } else if (op.kind === 'remove') {
       this.eosIssued = false;
       out.push({ type: 'remove', start: op.start, end: Math.min(op.end, grid.duration), reason: op.reason });
@@ -374,55 +443,68 @@ export class BufferPolicy<D> {
     }
   }
 
-  /** Turn a fetched chunk into SourceBuffer operations (or drop / refetch it). */
-  private planAppend(item: Ready<D>, snap: Snapshot, out: Action<D>[]): void {
+  /** The lowest chunk with something to append, unless a lower one is still on its way. */
+  private nextToPlace(): Job<D> | null {
+    let best: Job<D> | null = null;
+    for (const j of this.jobs.values()) if (j.appendable && (!best || j.chunk < best.chunk)) best = j;
+    if (!best || this.lowerPending(best.chunk)) return null;
+    return best;
+  }
+
+  /** Decide where a chunk goes when its first piece is ready (or drop / refetch it). */
+  private placeFirst(job: Job<D>, snap: Snapshot, out: Action<D>[]): void {
     const grid = this.grid!;
-    const { req } = item;
+    const { req } = job;
     const n = req.chunk;
     const cStart = chunkStart(grid, n);
     const cEnd = chunkEnd(grid, n);
     const ct = snap.currentTime;
 
+    const again = this.resume.get(n);
+    if (again) {
+      // A retry of a chunk that failed half-way: same window, from a clean parser.
+      this.resume.delete(n);
+      this.openJob(job, { ...again, reset: true });
+      return;
+    }
+
     if (req.purpose === 'switch' && this.switchFrom !== null) {
-      let p = gridCeil(ct + this.cfg.switchLead, this.cfg.packet);
-      if (p >= grid.duration) {
-        out.push({ type: 'drop', req, why: 'track ends before the switch point' });
+      let s = this.switchPoint(snap);
+      const p = gridCeil(ct + this.cfg.switchLead, this.cfg.packet);
+      if (s >= grid.duration) {
+        this.dropJob(job, 'track ends before the switch point', out);
         this.switchFrom = null;
         return;
       }
-      if (p < cStart) {
-        if (cStart - p <= this.cfg.switchSnap) p = cStart;
+      if (s < cStart) {
+        // Snap forward to the chunk start only when no gap opens (the old media reaches p).
+        if (s === p && cStart - s <= this.cfg.switchSnap) s = cStart;
         else {
-          out.push({ type: 'drop', req, why: 'switch point moved before this chunk' });
-          out.push(this.newFetch(chunkAt(grid, p), 'switch'));
+          this.dropJob(job, 'switch point moved before this chunk', out);
+          out.push(this.newFetch(chunkAt(grid, s), 'switch'));
           return;
         }
       }
-      if (p >= cEnd - this.cfg.packet / 2) {
-        out.push({ type: 'drop', req, why: 'playhead passed this chunk before it arrived' });
-        out.push(this.newFetch(chunkAt(grid, p), 'switch'));
+      if (s >= cEnd - this.cfg.packet / 2) {
+        this.dropJob(job, 'playhead passed this chunk before it arrived', out);
+        out.push(this.newFetch(chunkAt(grid, s), 'switch'));
         return;
       }
-      // If the old media ends before p, start where it ends so no gap opens.
-      const r = rangeAt(snap.buffered, ct, this.cfg.eps);
-      const bufEnd = r ? r[1] : ct;
-      let ws = p;
-      if (bufEnd < p) ws = Math.max(cStart, gridFloor(bufEnd, this.cfg.packet));
       const lastEnd = snap.buffered.length ? snap.buffered[snap.buffered.length - 1]![1] : -Infinity;
-      if (lastEnd > ws + 1e-6) this.sbOps.push({ kind: 'remove', start: ws, end: Infinity, reason: 'replace' });
-      this.sbOps.push({ kind: 'append', req, data: item.data, windowStart: ws, windowEnd: cEnd, reset: true });
+      if (lastEnd > s + 1e-6) this.sbOps.push({ kind: 'remove', start: s, end: Infinity, reason: 'replace' });
+      this.openJob(job, { windowStart: s, windowEnd: cEnd, reset: true });
       this.switchFrom = null;
-      this.staleBefore = ws;
+      this.staleBefore = s;
       return;
     }
 
     if ((req.purpose === 'seek' || req.purpose === 'start') && this.pendingSeek !== null) {
       const t = this.pendingSeek;
       if (chunkAt(grid, t) !== n) {
-        out.push({ type: 'drop', req, why: 'seek target moved' });
+        this.dropJob(job, 'seek target moved', out);
         return;
       }
-      this.sbOps.push({ kind: 'append', req, data: item.data, windowStart: cStart, windowEnd: cEnd, reset: req.purpose === 'seek' });
+      this.openJob(job, { windowStart: cStart, windowEnd: cEnd, reset: req.purpose === 'seek' });
       this.pendingSeek = null;
       this.loading = false;
       return;
@@ -430,10 +512,23 @@ export class BufferPolicy<D> {
 
     // Plain prefetch (or a seek/switch chunk that was overtaken).
     if (cEnd <= ct - this.keepBehind || covers(snap.buffered, Math.max(cStart, ct), cEnd, this.cfg.eps)) {
-      out.push({ type: 'drop', req, why: 'no longer needed' });
+      this.dropJob(job, 'no longer needed', out);
       return;
     }
-    this.sbOps.push({ kind: 'append', req, data: item.data, windowStart: cStart, windowEnd: cEnd, reset: false });
+    this.openJob(job, { windowStart: cStart, windowEnd: cEnd, reset: false });
+  }
+
+  private openJob(job: Job<D>, place: Placement): void {
+    job.place = place;
+    this.open = job;
+    this.sbOps.push({ kind: 'append', job, pieces: null, first: true, reset: place.reset, init: false, part: 0 });
+  }
+
+  /** The chunk's last piece is appended. */
+  private finish(job: Job<D>): void {
+    this.jobs.delete(job.req.id);
+    if (this.open === job) this.open = null;
+    this.fetched.add(job.chunk);
   }
 
   /** Eviction, stale-media cleanup and end of stream, when the SourceBuffer is idle. */
@@ -486,8 +581,7 @@ export class BufferPolicy<D> {
       !this.eosIssued &&
       this.pendingSeek === null &&
       this.switchFrom === null &&
-      this.inflight.size === 0 &&
-      this.ready.length === 0 &&
+      this.jobs.size === 0 &&
       this.retryQueue.length === 0 &&
       covers(buf, Math.min(ct, grid.duration), grid.duration, this.cfg.eps)
     ) {
@@ -502,11 +596,8 @@ export class BufferPolicy<D> {
     if (pending >= this.cfg.maxPending) return;
     const horizon = Math.min(grid.duration, ct + this.goalAhead);
     const busy = new Set<number>();
-    for (const r of this.inflight.values()) busy.add(r.chunk);
-    for (const r of this.ready) busy.add(r.req.chunk);
+    for (const j of this.jobs.values()) busy.add(j.chunk);
     for (const r of this.retryQueue) busy.add(r.req.chunk);
-    for (const op of this.sbOps) if (op.kind === 'append') busy.add(op.req.chunk);
-    if (this.sbBusy?.kind === 'append') busy.add(this.sbBusy.req.chunk);
 
     let budget = this.cfg.maxBuffered - totalBuffered(snap.buffered);
     for (const n of busy) budget -= chunkEnd(grid, n) - chunkStart(grid, n);
@@ -529,17 +620,82 @@ export class BufferPolicy<D> {
 
   // ------------------------------------------------------------ utils
 
+  /** The job of `req` if it belongs to this epoch and is still wanted. */
+  private currentJob(req: ChunkRequest): Job<D> | undefined {
+    return req.epoch === this.epoch ? this.jobs.get(req.id) : undefined;
+  }
+
+  private dropLate(req: ChunkRequest, job: Job<D> | undefined): Action<D> {
+    const why = req.epoch !== this.epoch ? 'stale epoch' : job ? 'after the end of its response' : 'not in flight';
+    return { type: 'drop', req, why };
+  }
+
+  /** Throw a job away (and stop its download if it is still running). */
+  private dropJob(job: Job<D>, why: string, out: Action<D>[]): void {
+    this.jobs.delete(job.req.id);
+    out.push({ type: 'drop', req: job.req, why });
+    if (!job.complete) out.push({ type: 'abort', req: job.req });
+  }
+
+  /** A job ends without its chunk being complete in the SourceBuffer (failure). */
+  private forget(job: Job<D>): void {
+    this.jobs.delete(job.req.id);
+    if (this.open !== job) return;
+    if (job.place) this.resume.set(job.chunk, job.place);
+    this.sbOps = this.sbOps.filter((op) => op.kind !== 'append' || op.job !== job);
+    this.abandonOpen();
+  }
+
+  /** Leave the open chunk unfinished: the next chunk's first append must reset the parser. */
+  private abandonOpen(): void {
+    if (this.open && this.open.parts > 0) this.parserDirty = true;
+    this.open = null;
+  }
+
+  /** Drop every job, retry and queued operation of the current epoch. */
+  private clearWork(): void {
+    this.abandonOpen();
+    this.jobs.clear();
+    this.resume.clear();
+    this.retryQueue = [];
+    this.sbOps = [];
+  }
+
+  /** A start, seek or switch chunk whose response has not ended yet. */
+  private urgentArriving(): boolean {
+    for (const j of this.jobs.values()) if (j.req.purpose !== 'prefetch' && !j.complete) return true;
+    return false;
+  }
+
+  /** t lies in the chunk being appended piece by piece, at or after where its window starts. */
+  private streamingInto(t: number): boolean {
+    const j = this.open;
+    if (!j?.place) return false;
+    return chunkAt(this.grid!, t) === j.chunk && t >= j.place.windowStart && t < j.place.windowEnd;
+  }
+
+  /**
+   * Where the new key's media should begin: on the packet grid `switchLead`
+   * after the playhead, or where the old media ends if that comes first (so no
+   * gap opens, e.g. when the old chunk was still arriving).
+   */
+  private switchPoint(snap: Snapshot): number {
+    const ct = snap.currentTime;
+    const p = gridCeil(ct + this.cfg.switchLead, this.cfg.packet);
+    const r = rangeAt(snap.buffered, ct, this.cfg.eps);
+    const bufEnd = r ? r[1] : ct;
+    return bufEnd < p ? gridFloor(bufEnd, this.cfg.packet) : p;
+  }
+
   private lowerPending(chunk: number): boolean {
-    for (const r of this.inflight.values()) if (r.chunk < chunk) return true;
+    for (const j of this.jobs.values()) if (j.chunk < chunk) return true;
     for (const r of this.retryQueue) if (r.req.chunk < chunk) return true;
     return false;
   }
 
+  /** Chunks fetching, waiting for a retry, or not yet fully appended. */
   private pendingCount(): number {
-    let n = this.inflight.size + this.ready.length + this.retryQueue.length;
-    for (const op of this.sbOps) if (op.kind === 'append') n += 1;
-    if (this.sbBusy?.kind === 'append') n += 1;
-    return n;
+    return this.jobs.size + this.retryQueue.length;
   }
 
   /** Target is buffered with at least a little media after it. */
@@ -557,27 +713,24 @@ export class BufferPolicy<D> {
 
   private newFetch(chunk: number, purpose: Purpose): Action<D> {
     const req: ChunkRequest = { id: this.nextId++, chunk, key: this.key!, epoch: this.epoch, attempt: 0, purpose };
-    this.inflight.set(req.id, req);
+    this.jobs.set(req.id, new Job<D>(req));
     return { type: 'fetch', req };
   }
 
   private bumpEpoch(out: Action<D>[]): void {
     this.epoch += 1;
     out.push({ type: 'cancel', before: this.epoch });
-    for (const r of this.ready) out.push({ type: 'drop', req: r.req, why: 'stale epoch' });
-    this.inflight.clear();
-    this.ready = [];
-    this.retryQueue = [];
+    for (const j of this.jobs.values()) if (j.appendable) out.push({ type: 'drop', req: j.req, why: 'stale epoch' });
+    const sbOps = this.sbOps;
+    this.clearWork();
+    this.sbOps = sbOps; // the caller decides which queued operations survive
   }
 
   private fail(message: string, status?: number): Action<D>[] {
     this.phase = 'error';
     this.errorMessage = message;
     this.epoch += 1;
-    this.inflight.clear();
-    this.ready = [];
-    this.retryQueue = [];
-    this.sbOps = [];
+    this.clearWork();
     this.pendingSeek = null;
     this.switchFrom = null;
     return [{ type: 'cancel', before: this.epoch }, { type: 'error', message, status }];
@@ -585,7 +738,11 @@ export class BufferPolicy<D> {
 }
 
 function describeOp<D>(op: SbOp<D>): string {
-  if (op.kind === 'append') return `append ${op.req.chunk} [${op.windowStart.toFixed(2)},${op.windowEnd.toFixed(2)})`;
+  if (op.kind === 'append') {
+    const p = op.job.place!;
+    const what = op.first ? '' : ` part ${op.pieces === null ? 'next' : op.part}`;
+    return `append ${op.job.chunk}${what} [${p.windowStart.toFixed(2)},${p.windowEnd.toFixed(2)})`;
+  }
   if (op.kind === 'remove') return `remove ${op.reason} [${op.start.toFixed(2)},${op.end === Infinity ? 'inf' : op.end.toFixed(2)})`;
   return 'endOfStream';
 }

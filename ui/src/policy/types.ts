@@ -41,14 +41,24 @@ export type Action<D> =
   | { type: 'fetch'; req: ChunkRequest }
   /** Abort every in-flight request whose epoch is lower than `before`. */
   | { type: 'cancel'; before: number }
+  /** Abort this one request: its chunk is no longer wanted (its late pieces are dropped anyway). */
+  | { type: 'abort'; req: ChunkRequest }
   | {
       type: 'append';
       req: ChunkRequest;
-      data: D;
+      /**
+       * The pieces of the chunk's body that arrived since its previous append, in
+       * order: append them as one buffer. Whole bodies come as one piece.
+       */
+      pieces: D[];
       windowStart: number;
       windowEnd: number;
-      /** Call SourceBuffer.abort() first (discontinuity), then set the window. */
+      /** Call SourceBuffer.abort() first (discontinuity), then set the window. Only on a chunk's first append. */
       reset: boolean;
+      /** Put the init segment of `req.key` in front. Only on a chunk's first append, once per key change (and after a reset). */
+      init: boolean;
+      /** 0 for the chunk's first append, then 1, 2, … */
+      part: number;
     }
   | { type: 'remove'; start: number; end: number; reason: RemoveReason }
   | { type: 'endOfStream' }
@@ -69,8 +79,12 @@ export interface PolicyState {
   key: string | null;
   goalAhead: number;
   keepBehind: number;
+  /** Requests whose response has not ended yet. */
   inflight: ChunkRequest[];
+  /** Chunks whose response ended and that are not fully appended yet. */
   ready: number[];
+  /** The chunk whose first piece is in the SourceBuffer and whose last is not yet. */
+  open: number | null;
   retrying: { chunk: number; at: number; attempt: number }[];
   sbBusy: string | null;
   sbQueued: string[];
