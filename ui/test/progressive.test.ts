@@ -179,3 +179,20 @@ describe('progressive chunks', () => {
     expect(w.ct).toBeGreaterThan(8);
   });
 });
+
+describe('odd bodies', () => {
+  it('an empty body appends no init; the first append with bytes of that key gets it', () => {
+    const w = new World({ latencyMs: 50 });
+    w.start('k');
+    const req = w.fetches[0]!.req;
+    w.fetches = [];
+    w.exec(w.policy.fetchDone(req, null, w.snap())); // 200 with no bytes
+    w.run(100);
+    const empty = w.appendsOf(0)[0]!;
+    expect(empty).toMatchObject({ init: false, pieces: [] });
+    w.run(2000);
+    expect(w.appends.find((a) => a.pieces.length > 0)).toMatchObject({ init: true });
+    expect(w.appends.filter((a) => a.init)).toHaveLength(1);
+    expect(w.errors).toEqual([]);
+  });
+});

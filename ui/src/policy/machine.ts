@@ -420,7 +420,8 @@ export class BufferPolicy<D> {
         if (op.first) {
           if (this.parserDirty) op.reset = true;
           this.parserDirty = false;
-          op.init = op.reset || this.initKey !== job.req.key;
+          // (An empty body carries no init: the next chunk of this key still needs one.)
+          op.init = op.pieces.length > 0 && (op.reset || this.initKey !== job.req.key);
         }
       }
       const place = job.place!;
