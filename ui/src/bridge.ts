@@ -107,8 +107,9 @@ export class Bridge {
     return this.bytes(`api/tracks/${encodeURIComponent(String(id))}/init.webm`, { preset, intensity: formatIntensity(intensity) }, signal);
   }
 
+  /** A whole chunk in one buffer (see {@link chunkStream} to read it as it arrives). */
   chunk(id: TrackId, n: number, preset: string, intensity: number, signal?: AbortSignal): Promise<ArrayBuffer> {
-    return this.bytes(`api/tracks/${encodeURIComponent(String(id))}/chunks/${n}.webm`, { preset, intensity: formatIntensity(intensity) }, signal);
+    return this.bytes(chunkPath(id, n), chunkQuery(preset, intensity), signal);
   }
 
   /**
@@ -127,7 +128,7 @@ export class Bridge {
     onPiece: (piece: Uint8Array<ArrayBuffer>) => void | Promise<void>,
     signal?: AbortSignal,
   ): Promise<void> {
-    const res = await this.request(`api/tracks/${encodeURIComponent(String(id))}/chunks/${n}.webm`, { preset, intensity: formatIntensity(intensity) }, signal);
+    const res = await this.request(chunkPath(id, n), chunkQuery(preset, intensity), signal);
     const aborted = () => new ApiError('The request was cancelled.', undefined, 'aborted');
     if (!res.body) {
       let whole: ArrayBuffer;
@@ -196,6 +197,14 @@ export class Bridge {
     }
     throw new ApiError(message, res.status, kind);
   }
+}
+
+function chunkPath(id: TrackId, n: number): string {
+  return `api/tracks/${encodeURIComponent(String(id))}/chunks/${n}.webm`;
+}
+
+function chunkQuery(preset: string, intensity: number): Record<string, string> {
+  return { preset, intensity: formatIntensity(intensity) };
 }
 
 /** A server message as a sentence: capital first letter, final punctuation. */
