@@ -125,13 +125,32 @@ describe('progressive chunks', () => {
     // Nothing more of key a after the switch.
     expect(w.appends.filter((a) => a.req.key === 'a' && a.at > switchAt)).toEqual([]);
     const b = w.appends.filter((a) => a.req.key === 'b');
-    expect(b[0]).toMatchObject({ part: 0, reset: true, init: true });
+    expect(b[0]).toMatchObject({ part: 0, reset: true, init: true, pieces: [0, 1, 2, 3, 4, 5, 6] }); // placed whole
     expect(b[0]!.windowStart - b[0]!.ct).toBeGreaterThanOrEqual(0.3 - 1e-9);
-    expect(b.slice(1).every((a) => !a.reset && !a.init && a.windowStart === b[0]!.windowStart)).toBe(true);
     w.run(30_000);
     expect(w.waitingEvents).toBe(0);
     expect(w.heard.filter(([t]) => t >= b[0]!.windowStart).every(([, k]) => k === 'b')).toBe(true);
     expect(w.appends.filter((a) => a.init).map((a) => a.req.key)).toEqual(['a', 'b']);
+  });
+
+  it('a switch chunk that arrives in pieces is placed whole: the old media plays until then, no stall', () => {
+    const w = new World({ grid: LONG, pieces: 7, latencyMs: (r) => (r.key === 'b' ? 1500 : 300), firstPieceMs: 50 });
+    w.start('a');
+    w.run(12_300); // chunk 0 of key a fully in; ct ≈ 12
+    w.resetWaiting();
+    const switchAt = w.now;
+    w.setKey('b'); // switch point ≈ 12.3 s: in the sixth piece of chunk 0
+    w.run(700);
+    expect(w.appends.filter((a) => a.req.key === 'b')).toEqual([]);
+    expect(w.removes.filter((r) => r.at >= switchAt)).toEqual([]);
+    w.run(1000);
+    const b = w.appends.filter((a) => a.req.key === 'b');
+    expect(b[0]).toMatchObject({ part: 0, reset: true, init: true, pieces: [0, 1, 2, 3, 4, 5, 6] });
+    // Planned 0.3 s ahead; appended one 10 ms step later, after the removal of the old media from there.
+    expect(b[0]!.windowStart - b[0]!.ct).toBeGreaterThanOrEqual(0.3 - 0.01 - 1e-9);
+    w.run(10_000);
+    expect(w.waitingEvents).toBe(0);
+    expect(w.heard.filter(([t]) => t >= b[0]!.windowStart).every(([, k]) => k === 'b')).toBe(true);
   });
 
   it('a switch while the old chunk is still arriving starts the new key where the old media ends (no gap)', () => {
