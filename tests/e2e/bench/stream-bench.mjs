@@ -388,6 +388,20 @@ function switchProbe(plan) {
   }
 }
 
+/**
+ * Wait (capped) until a Resource Timing entry for `part` started at or after `since` exists:
+ * the entry appears when the response ends, which with a streamed chunk is after playback
+ * started.
+ */
+async function settleResource(page, part, since) {
+  await page
+    .waitForFunction(([p, t]) => performance.getEntriesByType('resource').some((e) => e.name.includes(p) && e.startTime >= t - 1), [part, since], {
+      timeout: PHASE_MS,
+      polling: 50,
+    })
+    .catch(() => log(`no response end for ${part} within the phase timeout`));
+}
+
 // ------------------------------------------------------------------ sonance phases
 async function openSonance(context, url) {
   const page = await context.newPage();
@@ -413,6 +427,7 @@ async function measureStart(page, title, trackId) {
   });
   const r = await page.evaluate(() => window.__benchStart);
   const c = r.clickAt;
+  await settleResource(page, '/chunks/', c);
   const res = await page.evaluate(resourcesIn, [`/api/tracks/${trackId}/`, c]);
   const st = await page.evaluate(() => window.__sonance.state());
   const ch = res.find((e) => /\/chunks\/\d+\.webm/.test(e.url));
@@ -445,6 +460,7 @@ async function measureSeek(page, duration) {
   await page.evaluate(seekProbe, target);
   await page.waitForFunction(() => window.__benchSeek.advancedAt !== null, null, { timeout: PHASE_MS, polling: 50 });
   const r = await page.evaluate(() => window.__benchSeek);
+  await settleResource(page, `/chunks/${m}.webm`, r.at);
   const res = await page.evaluate(resourcesIn, [`/chunks/${m}.webm`, r.at]);
   const after = await page.evaluate(() => window.__sonance.state());
   const ap = after.appends.find((x) => x.at >= r.at && x.chunk === m);
@@ -470,6 +486,7 @@ async function measureSwitch(page, plan) {
   await page.waitForFunction(() => window.__benchSwitch.reachedAt !== null, null, { timeout: PHASE_MS, polling: 50 });
   const r = await page.evaluate(() => window.__benchSwitch);
   const ap = r.append;
+  await settleResource(page, `/chunks/${ap.chunk}.webm`, r.at);
   const res = await page.evaluate(resourcesIn, [`/chunks/${ap.chunk}.webm`, r.at]);
   const [preset, intensity] = [r.newKey.slice(0, r.newKey.lastIndexOf('@')), r.newKey.slice(r.newKey.lastIndexOf('@') + 1)];
   const mine = res.find((e) => {
