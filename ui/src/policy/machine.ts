@@ -363,8 +363,8 @@ export class BufferPolicy<D> {
     if (!this.sbBusy && snap.now >= this.sbRetryAt) this.pumpSourceBuffer(snap, out);
 
     // 3. Prefetch: not while a seek or a preset switch is pending, nor while the
-    //    chunk someone waits for is still arriving (the server renders it on
-    //    every core; a second chunk would halve the rate of its remaining pieces).
+    //    chunk someone waits for is still arriving (the server renders its spans
+    //    on every core; a second chunk would compete for them — reasoned, not measured).
     if (this.pendingSeek === null && this.switchFrom === null && !this.urgentArriving()) this.prefetch(snap, out);
 
     // 4. Wake-ups for retries.
