@@ -7,5 +7,6 @@ scripts/setup.sh
 cargo fmt --all --check
 cargo clippy --release --locked --workspace --all-targets -- -D warnings
 cargo test --release --locked --workspace
+npm --prefix ui run --silent typecheck
 npm --prefix ui test --silent
 SONANCE_BIN="$PWD/target/release/sonance" npm --prefix ui run --silent test:e2e

@@ -116,8 +116,13 @@ test('capture: joins of pink noise are not louder than coding noise (≤ 3 dB)',
   const captured = new Float32Array(buf.buffer, buf.byteOffset, buf.byteLength / 4);
   const source = await decodeF32(file);
 
+  // Chunk joins, and the span joins inside each chunk (a chunk is a 1 s span, then 5 s spans:
+  // crates/engine/src/pipeline.rs), where one encoder hands over to the next.
   const joins = [];
-  for (let j = 1; j * CHUNK < SECONDS; j++) joins.push(j * CHUNK);
+  for (let c = 0; c < SECONDS; c += CHUNK) {
+    if (c > 0) joins.push(c);
+    for (let s = c + 1; s < Math.min(c + CHUNK, SECONDS); s += 5) joins.push(s);
+  }
   const r = analyseJoins(source, captured, joins, 48000);
   for (const j of r.joins) console.log(`# join at ${j.time.toFixed(2)} s: ${j.db.toFixed(1)} dB over the 99th percentile of coding error (offset ${j.offset})`);
   console.log(`# aligned SNR ${r.snrDb.toFixed(1)} dB, gain ${r.gain.toFixed(3)}`);

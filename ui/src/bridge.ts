@@ -80,9 +80,17 @@ const STATUS_TEXT: Record<number, string> = {
 
 export class Bridge {
   readonly base: string;
+  /**
+   * Whether chunk bodies arrive as they are made (`sonance serve`), so asking
+   * for the span of a seek target or switch point first (`at`) pays off. The
+   * desktop app's custom scheme delivers whole bodies: there the chunk comes in
+   * span order, as made.
+   */
+  readonly streams: boolean;
 
-  constructor(base?: string) {
+  constructor(base?: string, streams?: boolean) {
     this.base = base ?? detectBaseUrl();
+    this.streams = streams ?? (typeof window === 'undefined' || (window as TauriWindow).__TAURI_INTERNALS__ === undefined);
   }
 
   url(path: string, query?: Record<string, string>): string {
@@ -119,6 +127,8 @@ export class Bridge {
    * The next read waits for the promise `onPiece` returns. Resolves after the
    * last piece; rejects with an ApiError like {@link chunk} (an error thrown by
    * `onPiece` is passed on as it is), and stops reading once `signal` aborts.
+   * With `at` (seconds into the track) a streaming server sends the span that
+   * plays then first, then the rest of the chunk, then the spans before it.
    */
   async chunkStream(
     id: TrackId,
@@ -127,8 +137,11 @@ export class Bridge {
     intensity: number,
     onPiece: (piece: Uint8Array<ArrayBuffer>) => void | Promise<void>,
     signal?: AbortSignal,
+    at?: number,
   ): Promise<void> {
-    const res = await this.request(chunkPath(id, n), chunkQuery(preset, intensity), signal);
+    const query = chunkQuery(preset, intensity);
+    if (at !== undefined && this.streams) query.at = String(Math.max(0, Math.round(at * 1000) / 1000));
+    const res = await this.request(chunkPath(id, n), query, signal);
     const aborted = () => new ApiError('The request was cancelled.', undefined, 'aborted');
     if (!res.body) {
       let whole: ArrayBuffer;

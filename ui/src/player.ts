@@ -93,7 +93,7 @@ function appendBytes(pieces: readonly Payload[], withInit: boolean): Uint8Array<
 }
 
 export class Player extends EventTarget {
-  readonly policy = new BufferPolicy<Payload>();
+  readonly policy: BufferPolicy<Payload>;
   track: TrackDetail | null = null;
   preset = 'bypass';
   /** 0..1; the engine's default is 1. */
@@ -124,6 +124,8 @@ export class Player extends EventTarget {
     readonly output: AudioOutput,
   ) {
     super();
+    // A streaming server sends a seek's or switch's span first; whole bodies come in span order.
+    this.policy = new BufferPolicy<Payload>({ spansFirst: bridge.streams });
     audio.preload = 'auto';
     audio.addEventListener('waiting', () => {
       this.waiting += 1;
@@ -445,7 +447,7 @@ export class Player extends EventTarget {
       if (token !== this.token || ctrl.signal.aborted) return;
       this.exec(this.policy.fetchProgress(req, { init: initBytes, bytes }, this.snapshot()));
     };
-    this.bridge.chunkStream(track.id, req.chunk, preset, intensity, onPiece, ctrl.signal).then(
+    this.bridge.chunkStream(track.id, req.chunk, preset, intensity, onPiece, ctrl.signal, req.at).then(
       () => {
         this.controllers.delete(req.id);
         if (token !== this.token || ctrl.signal.aborted) return;

@@ -125,16 +125,20 @@ describe('progressive chunks', () => {
     // Nothing more of key a after the switch.
     expect(w.appends.filter((a) => a.req.key === 'a' && a.at > switchAt)).toEqual([]);
     const b = w.appends.filter((a) => a.req.key === 'b');
-    expect(b[0]).toMatchObject({ part: 0, reset: true, init: true, pieces: [0, 1, 2, 3, 4, 5, 6] }); // placed whole
-    expect(b[0]!.windowStart - b[0]!.ct).toBeGreaterThanOrEqual(0.3 - 1e-9);
+    // Placed on its first piece: the span of the switch point, which the request asked for first.
+    expect(b[0]).toMatchObject({ part: 0, reset: true, init: true });
+    expect(b[0]!.pieces[0]).toBe(0);
+    expect(b[0]!.at - switchAt).toBeLessThan(200);
+    expect(b[0]!.windowStart).toBe(sw.at);
+    expect(b[0]!.windowStart - b[0]!.ct).toBeGreaterThanOrEqual(0.25 - 1e-9);
     w.run(30_000);
     expect(w.waitingEvents).toBe(0);
     expect(w.heard.filter(([t]) => t >= b[0]!.windowStart).every(([, k]) => k === 'b')).toBe(true);
     expect(w.appends.filter((a) => a.init).map((a) => a.req.key)).toEqual(['a', 'b']);
   });
 
-  it('a switch chunk that arrives in pieces is placed whole: the old media plays until then, no stall', () => {
-    const w = new World({ grid: LONG, pieces: 7, latencyMs: (r) => (r.key === 'b' ? 1500 : 300), firstPieceMs: 50 });
+  it('a switch chunk from a server that sends spans in order is placed whole: the old media plays until then, no stall', () => {
+    const w = new World({ grid: LONG, pieces: 7, latencyMs: (r) => (r.key === 'b' ? 1500 : 300), firstPieceMs: 50, cfg: { spansFirst: false } });
     w.start('a');
     w.run(12_300); // chunk 0 of key a fully in; ct ≈ 12
     w.resetWaiting();
@@ -151,6 +155,37 @@ describe('progressive chunks', () => {
     w.run(10_000);
     expect(w.waitingEvents).toBe(0);
     expect(w.heard.filter(([t]) => t >= b[0]!.windowStart).every(([, k]) => k === 'b')).toBe(true);
+  });
+
+  it('a switch chunk whose first piece holds the switch point is placed at once; when that piece is late, whole', () => {
+    for (const [firstMs, early] of [
+      [50, true],
+      [600, false],
+    ] as const) {
+      const w = new World({ grid: LONG, pieces: 7, latencyMs: (r) => (r.key === 'b' ? 1500 : 300), firstPieceMs: (r) => (r.key === 'b' ? firstMs : 50) });
+      w.start('a');
+      w.run(12_300);
+      w.resetWaiting();
+      const switchAt = w.now;
+      w.setKey('b'); // the switch point ≈ 12.85 s lies in the sixth span: the server sends it first
+      const sw = w.fetchLog[w.fetchLog.length - 1]!.req;
+      expect(sw.at).toBeGreaterThan(w.ct + 0.5);
+      w.run(2000);
+      const b = w.appends.filter((a) => a.req.key === 'b');
+      expect(b[0]).toMatchObject({ part: 0, reset: true, init: true });
+      if (early) {
+        expect(b[0]!.at - switchAt).toBeLessThanOrEqual(firstMs + 20);
+        expect(b[0]!.pieces).toEqual([0]);
+        expect(b[0]!.windowStart).toBe(sw.at);
+      } else {
+        // The playhead came within the renderer's reach of the asked-for point: placed whole, later.
+        expect(b[0]!.pieces).toEqual([0, 1, 2, 3, 4, 5, 6]);
+        expect(b[0]!.windowStart - b[0]!.ct).toBeGreaterThanOrEqual(0.3 - 0.01 - 1e-9);
+      }
+      w.run(10_000);
+      expect(w.waitingEvents).toBe(0);
+      expect(w.heard.filter(([t]) => t >= b[0]!.windowStart).every(([, k]) => k === 'b')).toBe(true);
+    }
   });
 
   it('a switch while the old chunk is still arriving starts the new key where the old media ends (no gap)', () => {

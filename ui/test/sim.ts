@@ -159,14 +159,22 @@ export class World {
     return found;
   }
 
-  /** The media of chunk n's fragment (with ~100 ms of pre-roll before the chunk for n > 0) cut into `count` pieces. */
+  /**
+   * The `index`-th piece to arrive of chunk n's fragment (with ~100 ms of
+   * pre-roll before the chunk for n > 0) cut into `count` spans: a 1 s span,
+   * then equal ones. Like `sonance serve`, a request with `at` gets the span
+   * holding `at` first, then the rest of the chunk, then the spans before it.
+   */
   pieceOf(req: ChunkRequest, index = 0, count = 1): SimPiece {
     const n = req.chunk;
     const fragStart = n > 0 ? chunkStart(this.grid, n) - 0.1 : 0;
     const fragEnd = chunkEnd(this.grid, n);
     const firstEnd = Math.min(fragEnd, chunkStart(this.grid, n) + 1);
     const bound = (i: number) => (i === 0 ? fragStart : i >= count ? fragEnd : firstEnd + ((fragEnd - firstEnd) * (i - 1)) / (count - 1));
-    return { req, index, count, from: bound(index), to: bound(index + 1) };
+    let first = 0;
+    if (req.at !== undefined) while (first + 1 < count && bound(first + 1) <= req.at) first += 1;
+    const span = (first + index) % count;
+    return { req, index, count, from: bound(span), to: bound(span + 1) };
   }
 
   exec(actions: Action<SimPiece>[]): void {

@@ -3,7 +3,8 @@
 //! Figures: realtime factor of rendering every chunk uncached the way the player does (one
 //! chunk at a time, all cores on it), first sound cold (open + the first Clusters of chunk 0,
 //! what a player can start on), first-chunk latency cold (open + all of chunk 0, nothing
-//! cached), cached-chunk latency (chunk 0 again, from memory), and peak RSS.
+//! cached), cached-chunk latency (chunk 0 again, from memory), a seek into the middle of an
+//! uncached chunk (until the Clusters of the span it lands in are out), and peak RSS.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -40,6 +41,7 @@ struct Report {
     first_sound_ms: f64,
     first_chunk_ms: f64,
     cached_chunk_ms: f64,
+    seek_sound_ms: f64,
     peak_rss_mb: f64,
     workers_per_chunk: usize,
 }
@@ -59,7 +61,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
     let t = Instant::now();
     let track = engine.open(&args.input)?;
     let mut first_sound = None;
-    let _first = engine.chunk_progressive(&track, 0, &enh, &mut |_| {
+    let _first = engine.chunk_progressive(&track, 0, &enh, None, &mut |_| {
         first_sound.get_or_insert_with(|| t.elapsed());
     })?;
     let first_chunk_ms = t.elapsed().as_secs_f64() * 1000.0;
@@ -69,7 +71,17 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
     let _again = engine.chunk(&track, 0, &enh)?;
     let cached_chunk_ms = t.elapsed().as_secs_f64() * 1000.0;
 
+    // A seek into the middle of an uncached chunk: until its span's Clusters are out.
     let count = track.plan().count();
+    let n = count / 2;
+    let (a, b) = track.chunk_span_s(n)?;
+    let t = Instant::now();
+    let mut seek_sound = None;
+    engine.chunk_progressive(&track, n, &enh, Some((a + b) / 2.0), &mut |_| {
+        seek_sound.get_or_insert_with(|| t.elapsed());
+    })?;
+    let seek_sound_ms = seek_sound.map_or(0.0, |d| d.as_secs_f64() * 1000.0);
+
     let want = args.chunks.unwrap_or(count).clamp(1, count);
     let picks: Vec<u64> = (0..want).map(|i| i * count / want).collect();
     let t = Instant::now();
@@ -89,6 +101,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
         first_sound_ms,
         first_chunk_ms,
         cached_chunk_ms,
+        seek_sound_ms,
         peak_rss_mb: peak_rss_mb(),
         workers_per_chunk: workers,
     };

@@ -11,7 +11,7 @@ use sonance_cache::{CacheConfig, CacheKey, CacheStats, FragmentCache};
 
 use crate::chunk::{self, ChunkPlan};
 use crate::decode::{SourceInfo, SourceReader};
-use crate::encode::EncoderSettings;
+use crate::encode::{EncoderSettings, Span};
 use crate::enhance::{Enhancement, TrackAnalysis};
 use crate::error::{Error, Result};
 use crate::pipeline::{self, Source};
@@ -19,7 +19,7 @@ use crate::render::frames_at_48k;
 use crate::webm;
 
 /// Bump when the bytes of a fragment change for the same input (cache keys include it).
-/// 2: spans of 1 s + 5 s within a chunk (progressive delivery).
+/// 2: spans of 1 s + 5 s within a chunk (progressive delivery), cached span by span.
 const FRAGMENT_FORMAT: u32 = 2;
 
 /// Validated engine settings.
@@ -192,47 +192,97 @@ impl Engine {
     /// Chunk `n` of `track` as a media segment: from the cache, or rendered once however many
     /// callers ask at the same time.
     pub fn chunk(&self, track: &Track, n: u64, enh: &Enhancement) -> Result<Arc<[u8]>> {
-        self.chunk_progressive(track, n, enh, &mut |_| {})
+        self.chunk_progressive(track, n, enh, None, &mut |_| {})
+            .map(Arc::from)
     }
 
-    /// [`Engine::chunk`], and while this caller renders the chunk itself, `on_clusters` gets
-    /// the segment's bytes as they are made (whole Clusters, in order, the first second first)
-    /// so playback can start before the chunk is done. A chunk from the cache, or made by
-    /// another caller at the same time, comes only as the returned bytes.
+    /// [`Engine::chunk`], delivered span by span: unless the whole chunk is cached,
+    /// `on_clusters` gets each span's Clusters as soon as they are ready (from the cache, or
+    /// rendered), so playback can start on the first second while the rest is made. The
+    /// cache holds spans, so a span made once is never made again, whoever asks.
+    ///
+    /// With `first_at` (seconds into the track), delivery starts with the span that plays at
+    /// that moment, goes on to the chunk's end, then brings the spans before it: a seek or a
+    /// preset switch into the middle of a chunk waits only for the span it lands in. The
+    /// returned bytes are the Clusters in that order (MSE places Clusters by their
+    /// timestamps; in span order they are the chunk's media segment).
     pub fn chunk_progressive(
         &self,
         track: &Track,
         n: u64,
         enh: &Enhancement,
+        first_at: Option<f64>,
         on_clusters: &mut dyn FnMut(&[u8]),
+    ) -> Result<Vec<u8>> {
+        let spans = pipeline::spans(&track.plan, n)?;
+        let first = first_at
+            .filter(|s| s.is_finite())
+            .map(|s| (s * chunk::PACKETS_PER_SECOND as f64).floor() as i64)
+            .and_then(|packet| spans.iter().position(|sp| packet < sp.end))
+            .unwrap_or(0);
+        let order: Vec<usize> = (first..spans.len()).chain(0..first).collect();
+        let mut segment = Vec::new();
+        // All cached (a chunk played before): the whole answer at once, no workers.
+        let cached: Option<Vec<Arc<[u8]>>> = order
+            .iter()
+            .map(|&i| self.cache.get(&self.key(track, n, i, enh)))
+            .collect();
+        if let Some(cached) = cached {
+            return Ok(cached.concat());
+        }
+        pipeline::in_order(
+            &order,
+            self.config.workers_per_chunk,
+            |&i| self.span(track, n, i, &spans[i], enh),
+            |_, clusters| {
+                on_clusters(&clusters);
+                segment.extend_from_slice(&clusters);
+                Ok(())
+            },
+        )?;
+        Ok(segment)
+    }
+
+    /// Span `i` of chunk `n`: from the cache, or rendered once.
+    fn span(
+        &self,
+        track: &Track,
+        n: u64,
+        i: usize,
+        span: &Span,
+        enh: &Enhancement,
     ) -> Result<Arc<[u8]>> {
-        track.plan.frames(n)?;
-        let key = self.key(track, n, enh);
+        let key = self.key(track, n, i, enh);
         self.cache
             .get_or_compute(&key, || {
-                self.render_chunk_progressive(track, n, enh, on_clusters)
-                    .map_err(Arc::new)
+                let analysis = self.analysis_for(track, enh).map_err(Arc::new)?;
+                let (clusters, report) = pipeline::span_clusters(
+                    track.source(),
+                    span,
+                    &|| enh.chain(&analysis),
+                    &self.config.encoder,
+                )
+                .map_err(Arc::new)?;
+                if report.damaged {
+                    log::warn!(
+                        "{}: damaged or truncated; chunk {n} has silence where it could not be decoded",
+                        track.path.display()
+                    );
+                }
+                Ok(clusters)
             })
             .map_err(|e| Arc::try_unwrap(e).unwrap_or_else(|e| clone_error(&e)))
     }
 
     /// Whether chunk `n` is ready without rendering.
     pub fn is_cached(&self, track: &Track, n: u64, enh: &Enhancement) -> bool {
-        self.cache.contains(&self.key(track, n, enh))
+        pipeline::spans(&track.plan, n).is_ok_and(|spans| {
+            (0..spans.len()).all(|i| self.cache.contains(&self.key(track, n, i, enh)))
+        })
     }
 
     /// Render chunk `n` without the cache.
     pub fn render_chunk(&self, track: &Track, n: u64, enh: &Enhancement) -> Result<Vec<u8>> {
-        self.render_chunk_progressive(track, n, enh, &mut |_| {})
-    }
-
-    fn render_chunk_progressive(
-        &self,
-        track: &Track,
-        n: u64,
-        enh: &Enhancement,
-        on_clusters: &mut dyn FnMut(&[u8]),
-    ) -> Result<Vec<u8>> {
         let analysis = self.analysis_for(track, enh)?;
         let (segment, report) = pipeline::chunk_fragment(
             track.source(),
@@ -240,7 +290,6 @@ impl Engine {
             &|| enh.chain(&analysis),
             &self.config.encoder,
             self.config.workers_per_chunk,
-            on_clusters,
         )?;
         if report.damaged {
             log::warn!(
@@ -278,9 +327,10 @@ impl Engine {
         self.cache.stats()
     }
 
-    fn key(&self, track: &Track, n: u64, enh: &Enhancement) -> CacheKey {
+    /// The cache key of span `i` of chunk `n`.
+    fn key(&self, track: &Track, n: u64, i: usize, enh: &Enhancement) -> CacheKey {
         CacheKey(format!(
-            "v{FRAGMENT_FORMAT}|{}|{}|{}|{}|{n}",
+            "v{FRAGMENT_FORMAT}|{}|{}|{}|{}|{n}|{i}",
             track.identity,
             track.plan.chunk_packets(),
             self.config.encoder.key(),

@@ -82,13 +82,13 @@ fn render_span(
     render::render_to_vec(src.path, src.info, span.render_range(), chain())
 }
 
-/// Run `job` for every span on up to `workers` threads, which take spans in order; `deliver`
-/// gets each result in span order as soon as it and all before it are done. The first error
-/// (from a job or from `deliver`) stops the workers from starting more spans and is returned.
-fn in_order<T: Send>(
-    spans: &[Span],
+/// Run `job` for every item on up to `workers` threads, which take items in order; `deliver`
+/// gets each result in item order as soon as it and all before it are done. The first error
+/// (from a job or from `deliver`) stops the workers from starting more items and is returned.
+pub fn in_order<I: Sync, T: Send>(
+    spans: &[I],
     workers: usize,
-    job: impl Fn(&Span) -> Result<T> + Sync,
+    job: impl Fn(&I) -> Result<T> + Sync,
     mut deliver: impl FnMut(usize, T) -> Result<()>,
 ) -> Result<()> {
     let workers = workers.clamp(1, spans.len().max(1));
@@ -155,16 +155,29 @@ fn in_order<T: Send>(
     })
 }
 
-/// The media segment of chunk `n`, rendered on `workers` threads. `on_clusters` gets the
-/// segment's bytes as they become ready, in order (whole Clusters, one span at a time); their
-/// concatenation is the returned segment.
+/// The Clusters of one span of a chunk: its packets, encoded and muxed. Chunk `n`'s media
+/// segment is the concatenation of its spans' Clusters in span order; MSE also accepts them
+/// in another order, since every Cluster carries its own timestamps and every Opus packet is
+/// a random-access point.
+pub fn span_clusters(
+    src: Source<'_>,
+    span: &Span,
+    chain: &ChainFactory<'_>,
+    settings: &EncoderSettings,
+) -> Result<(Vec<u8>, RenderReport)> {
+    let (pcm, report) = render_span(src, span, chain)?;
+    let packets = span.encode(settings, &pcm)?;
+    let clusters = webm::media_segment(packets.iter().map(|p| (p.index, p.data.as_slice())))?;
+    Ok((clusters, report))
+}
+
+/// The media segment of chunk `n` (uncached), rendered on `workers` threads.
 pub fn chunk_fragment(
     src: Source<'_>,
     n: u64,
     chain: &ChainFactory<'_>,
     settings: &EncoderSettings,
     workers: usize,
-    on_clusters: &mut dyn FnMut(&[u8]),
 ) -> Result<(Vec<u8>, RenderReport)> {
     let spans = spans(src.plan, n)?;
     let mut segment = Vec::new();
@@ -172,16 +185,9 @@ pub fn chunk_fragment(
     in_order(
         &spans,
         workers,
-        |span| {
-            let (pcm, report) = render_span(src, span, chain)?;
-            let packets = span.encode(settings, &pcm)?;
-            let clusters =
-                webm::media_segment(packets.iter().map(|p| (p.index, p.data.as_slice())))?;
-            Ok((clusters, report.damaged))
-        },
-        |_, (clusters, span_damaged)| {
-            damaged |= span_damaged;
-            on_clusters(&clusters);
+        |span| span_clusters(src, span, chain, settings),
+        |_, (clusters, report)| {
+            damaged |= report.damaged;
             segment.extend_from_slice(&clusters);
             Ok(())
         },

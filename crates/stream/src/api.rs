@@ -10,6 +10,10 @@
 //! | `GET /api/tracks/{id}/chunks/{n}.webm?preset=P&intensity=X` | chunk `n`'s media segment |
 //! | `GET /` and UI files | the web UI from an in-memory table |
 //!
+//! A chunk's body is its WebM Clusters, span by span (1 s, then 5 s spans). With `at=T` (seconds
+//! into the track) the span playing at `T` comes first, then the rest of the chunk, then the
+//! spans before `T`: a seek or a switch into the middle of a chunk waits only for its span.
+//!
 //! `preset` defaults to [`DEFAULT_PRESET`] and `intensity` to 1. `original-matched` plays the
 //! original at the loudness of the preset named by `match` (default `adaptive`), so an A/B
 //! compares tone and dynamics, not level.
@@ -258,13 +262,20 @@ impl StreamApi {
                         head.headers.push(("X-Chunk-Start".into(), format!("{a}")));
                         head.headers.push(("X-Chunk-End".into(), format!("{b}")));
                     }
+                    let at = match first_at(&req.query) {
+                        Ok(at) => at,
+                        Err(e) => return Response::engine_error(&e),
+                    };
                     let sent_head = self.finish(head.clone());
                     let mut on_clusters = |bytes: &[u8]| progress(&sent_head, bytes);
                     match self
                         .engine
-                        .chunk_progressive(track, n, enh, &mut on_clusters)
+                        .chunk_progressive(track, n, enh, at, &mut on_clusters)
                     {
-                        Ok(body) => Response { body, ..head },
+                        Ok(body) => Response {
+                            body: body.into(),
+                            ..head
+                        },
                         Err(e) => Response::engine_error(&e),
                     }
                 })
@@ -431,6 +442,24 @@ fn enhancement(query: &str) -> sonance_engine::Result<Enhancement> {
     }
 }
 
+/// `at` from a chunk's query string: the moment (seconds into the track) a seek or a preset
+/// switch waits for, whose span comes first.
+fn first_at(query: &str) -> sonance_engine::Result<Option<f64>> {
+    let Some((_, v)) = query
+        .split('&')
+        .filter_map(|p| p.split_once('='))
+        .find(|(k, _)| *k == "at")
+    else {
+        return Ok(None);
+    };
+    match v.parse::<f64>() {
+        Ok(at) if at.is_finite() && at >= 0.0 => Ok(Some(at)),
+        _ => Err(sonance_engine::Error::InvalidParameter(format!(
+            "at must be a time in seconds from the start of the track, not '{v}'"
+        ))),
+    }
+}
+
 /// `127.0.0.1`, `localhost`, `[::1]`, with or without a port.
 pub fn is_loopback_host(host: &str) -> bool {
     let name = if let Some(rest) = host.strip_prefix('[') {
@@ -510,5 +539,10 @@ mod tests {
         );
         assert!(enhancement("preset=original-matched&match=bypass").is_err());
         assert!(enhancement("preset=original-matched&match=loud").is_err());
+        assert_eq!(first_at("preset=warm").ok(), Some(None));
+        assert_eq!(first_at("preset=warm&at=12.5").ok(), Some(Some(12.5)));
+        for bad in ["at=-1", "at=NaN", "at=inf", "at=x", "at="] {
+            assert!(first_at(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -166,6 +166,50 @@ fn a_chunk_being_made_goes_out_in_clusters_and_matches_the_cached_one() {
     server.stop();
 }
 
+/// The Cluster Timestamp element (ms) a piece starts with.
+fn first_cluster_ms(piece: &[u8]) -> u64 {
+    assert_eq!(piece[..4], CLUSTER_ID);
+    // Cluster ID, a size vint, then Timestamp (0xE7), its size (0x8n) and n bytes.
+    let size_len = piece[4].leading_zeros() as usize + 1;
+    let at = 4 + size_len;
+    assert_eq!(piece[at], 0xE7);
+    let n = (piece[at + 1] & 0x7F) as usize;
+    piece[at + 2..at + 2 + n]
+        .iter()
+        .fold(0, |v, &b| (v << 8) | u64::from(b))
+}
+
+#[test]
+fn a_seek_target_gets_its_span_first() {
+    let (server, id, _dir) = start("at", 23.0);
+    // Chunk 1 is 10–20 s: spans of 10–11, 11–16 and 16–20 s. A seek to 17 s needs the last.
+    let target = format!("/api/tracks/{id}/chunks/1.webm?preset=bypass");
+    let seek = get(server.addr(), &format!("{target}&at=17"), "1.1");
+    assert!(seek.head.starts_with("HTTP/1.1 200"), "{}", seek.head);
+    assert!(seek.head.contains("X-Chunk-Start: 10"), "{}", seek.head);
+    let starts: Vec<u64> = seek.pieces.iter().map(|p| first_cluster_ms(p)).collect();
+    assert_eq!(
+        starts,
+        [16_000, 9_900, 11_000],
+        "span order after a seek to 17 s"
+    );
+    // The same spans, now cached, in span order: the chunk's media segment.
+    let plain = get(server.addr(), &target, "1.1");
+    assert_eq!(plain.pieces.len(), 1);
+    let in_order = [
+        &seek.pieces[1][..],
+        &seek.pieces[2][..],
+        &seek.pieces[0][..],
+    ]
+    .concat();
+    assert_eq!(plain.body(), in_order);
+    for bad in ["at=-3", "at=soon"] {
+        let r = get(server.addr(), &format!("{target}&{bad}"), "1.1");
+        assert!(r.head.starts_with("HTTP/1.1 400"), "{bad}: {}", r.head);
+    }
+    server.stop();
+}
+
 #[test]
 fn errors_and_small_answers_stay_whole() {
     let (server, id, _dir) = start("errors", 3.0);

@@ -25,6 +25,21 @@ export interface PolicyConfig {
   switchLead: number;
   /** If the switch chunk starts within this many seconds after the switch point, switch at its start. */
   switchSnap: number;
+  /**
+   * Time allowed for the server to deliver the span of a switch point (`at`):
+   * a switch asks for media from currentTime + switchLead + switchRender, and
+   * places its chunk on the first piece if that arrives while the switch point
+   * is still more than switchMargin ahead (else it is placed whole, later).
+   */
+  switchRender: number;
+  /** Media the audio renderer has decoded ahead of currentTime (see switchLead). */
+  switchMargin: number;
+  /**
+   * The server sends the span of a request's `at` first (a streaming `sonance
+   * serve`). Without it (the desktop app's whole bodies) requests carry no `at`
+   * and a switch chunk is always placed whole.
+   */
+  spansFirst: boolean;
   /** Packet grid in seconds (20 ms Opus packets). */
   packet: number;
   /** Retries for network failures / 5xx before giving up. */
@@ -47,6 +62,9 @@ export const DEFAULT_CONFIG: PolicyConfig = {
   maxPending: 2,
   switchLead: 0.3,
   switchSnap: 0.5,
+  switchRender: 0.25,
+  switchMargin: 0.25,
+  spansFirst: true,
   packet: 0.02,
   maxRetries: 5,
   backoffBaseMs: 500,

@@ -140,7 +140,7 @@ export class BufferPolicy<D> {
     const target = this.clampTime(position);
     this.pendingSeek = target;
     this.loading = true;
-    out.push(this.newFetch(chunkAt(grid, target), 'start'));
+    out.push(this.newFetch(chunkAt(grid, target), 'start', target));
     return out.concat(this.run(snap));
   }
 
@@ -189,7 +189,7 @@ export class BufferPolicy<D> {
     this.staleBefore = null;
     this.eosIssued = false;
     this.phase = 'seeking';
-    out.push(this.newFetch(chunkAt(grid, t), 'seek'));
+    out.push(this.newFetch(chunkAt(grid, t), 'seek', t));
     return out.concat(this.run({ ...snap, currentTime: t }));
   }
 
@@ -212,17 +212,17 @@ export class BufferPolicy<D> {
     if (this.pendingSeek !== null) {
       // Nothing of the old key is playing: just fetch the target in the new key.
       this.switchFrom = null;
-      out.push(this.newFetch(chunkAt(grid, this.pendingSeek), this.loading ? 'start' : 'seek'));
+      out.push(this.newFetch(chunkAt(grid, this.pendingSeek), this.loading ? 'start' : 'seek', this.pendingSeek));
     } else {
       this.switchFrom = from;
       this.phase = 'switching';
-      const s = this.switchPoint(snap);
+      const s = this.switchPoint(snap, this.cfg.spansFirst ? this.cfg.switchRender : 0);
       if (s >= grid.duration) {
         // Nothing left to replace.
         this.switchFrom = null;
         this.phase = 'streaming';
       } else {
-        out.push(this.newFetch(chunkAt(grid, s), 'switch'));
+        out.push(this.newFetch(chunkAt(grid, s), 'switch', s));
       }
     }
     return out.concat(this.run(snap));
@@ -279,7 +279,7 @@ export class BufferPolicy<D> {
       this.bumpEpoch(out);
       this.sbOps = this.sbOps.filter((op) => op.kind === 'remove');
       if (this.pendingSeek !== null) {
-        out.push(this.newFetch(chunkAt(this.grid, this.pendingSeek), this.loading ? 'start' : 'seek'));
+        out.push(this.newFetch(chunkAt(this.grid, this.pendingSeek), this.loading ? 'start' : 'seek', this.pendingSeek));
         this.switchFrom = null;
       } else {
         // The old key's media is still in the buffer: nothing to replace.
@@ -400,7 +400,7 @@ export class BufferPolicy<D> {
         break;
       }
       // The next chunk, in timeline order: it waits while a lower one is still being fetched.
-      const next = this.nextToPlace();
+      const next = this.nextToPlace(snap.currentTime);
       if (!next) break;
       this.placeFirst(next, snap, out);
     }
@@ -445,23 +445,31 @@ export class BufferPolicy<D> {
   }
 
   /** The lowest chunk ready to be placed, unless a lower one is still on its way. */
-  private nextToPlace(): Job<D> | null {
+  private nextToPlace(ct: number): Job<D> | null {
     let best: Job<D> | null = null;
-    for (const j of this.jobs.values()) if (this.placeable(j) && (!best || j.chunk < best.chunk)) best = j;
+    for (const j of this.jobs.values()) if (this.placeable(j, ct) && (!best || j.chunk < best.chunk)) best = j;
     if (!best || this.lowerPending(best.chunk)) return null;
     return best;
   }
 
   /**
-   * A chunk can be placed once its first piece is there, except a switch chunk:
-   * placing it removes the old key's media from the switch point, which usually
-   * lies seconds into the chunk, while the first piece holds only the chunk's
-   * first second. Placed before the rest arrived, the playhead would reach the
-   * switch point in a hole (measured: a `waiting` at 2 of 3 switches with 30 s
-   * chunks). So a switch chunk is placed whole; the old media plays meanwhile.
+   * A chunk can be placed once its first piece is there. A switch chunk removes
+   * the old key's media from the switch point, so its first piece must hold the
+   * switch point: the request asked for it first (`at`), and it still lies ahead
+   * of the playhead. Otherwise (the playhead passed the requested point, or a
+   * server that sends spans in order) it is placed whole, at a switch point
+   * chosen then; the old media plays meanwhile. (Placed on a first piece that
+   * ends before the switch point, the playhead reached a hole: a `waiting` at 2
+   * of 3 switches with 30 s chunks.)
    */
-  private placeable(job: Job<D>): boolean {
-    return job.req.purpose === 'switch' ? job.complete : job.appendable;
+  private placeable(job: Job<D>, ct: number): boolean {
+    if (job.req.purpose !== 'switch') return job.appendable;
+    return job.complete || (job.appendable && this.switchAtAhead(job.req, ct));
+  }
+
+  /** The switch point the request asked the server for is still ahead of the playhead. */
+  private switchAtAhead(req: ChunkRequest, ct: number): boolean {
+    return req.at !== undefined && ct + this.cfg.switchMargin < req.at;
   }
 
   /** Decide where a chunk goes when its first piece is ready (or drop / refetch it). */
@@ -482,7 +490,7 @@ export class BufferPolicy<D> {
     }
 
     if (req.purpose === 'switch' && this.switchFrom !== null) {
-      let s = this.switchPoint(snap);
+      let s = this.switchAtAhead(req, ct) ? req.at! : this.switchPoint(snap);
       const p = gridCeil(ct + this.cfg.switchLead, this.cfg.packet);
       if (s >= grid.duration) {
         this.dropJob(job, 'track ends before the switch point', out);
@@ -494,13 +502,13 @@ export class BufferPolicy<D> {
         if (s === p && cStart - s <= this.cfg.switchSnap) s = cStart;
         else {
           this.dropJob(job, 'switch point moved before this chunk', out);
-          out.push(this.newFetch(chunkAt(grid, s), 'switch'));
+          out.push(this.newFetch(chunkAt(grid, s), 'switch', s));
           return;
         }
       }
       if (s >= cEnd - this.cfg.packet / 2) {
         this.dropJob(job, 'playhead passed this chunk before it arrived', out);
-        out.push(this.newFetch(chunkAt(grid, s), 'switch'));
+        out.push(this.newFetch(chunkAt(grid, s), 'switch', s));
         return;
       }
       const lastEnd = snap.buffered.length ? snap.buffered[snap.buffered.length - 1]![1] : -Infinity;
@@ -692,9 +700,10 @@ export class BufferPolicy<D> {
    * after the playhead, or where the old media ends if that comes first (so no
    * gap opens, e.g. when the old chunk was still arriving).
    */
-  private switchPoint(snap: Snapshot): number {
+  /** Where a switch replaces the old media: `extra` seconds beyond the usual lead, or where the old media ends. */
+  private switchPoint(snap: Snapshot, extra = 0): number {
     const ct = snap.currentTime;
-    const p = gridCeil(ct + this.cfg.switchLead, this.cfg.packet);
+    const p = gridCeil(ct + this.cfg.switchLead + extra, this.cfg.packet);
     const r = rangeAt(snap.buffered, ct, this.cfg.eps);
     const bufEnd = r ? r[1] : ct;
     return bufEnd < p ? gridFloor(bufEnd, this.cfg.packet) : p;
@@ -724,8 +733,9 @@ export class BufferPolicy<D> {
     return Math.max(0, Math.min(t, grid.duration));
   }
 
-  private newFetch(chunk: number, purpose: Purpose): Action<D> {
+  private newFetch(chunk: number, purpose: Purpose, at?: number): Action<D> {
     const req: ChunkRequest = { id: this.nextId++, chunk, key: this.key!, epoch: this.epoch, attempt: 0, purpose };
+    if (at !== undefined && this.cfg.spansFirst) req.at = at;
     this.jobs.set(req.id, new Job<D>(req));
     return { type: 'fetch', req };
   }

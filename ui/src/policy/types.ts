@@ -26,6 +26,12 @@ export interface ChunkRequest {
   /** 0 for the first try. */
   attempt: number;
   purpose: Purpose;
+  /**
+   * Seconds into the track this request waits for (a seek target, a switch
+   * point): the server sends the span that plays then first, so the wait is for
+   * that span, not for the chunk up to it.
+   */
+  at?: number;
 }
 
 export interface FetchFailure {
