@@ -188,6 +188,27 @@ describe('progressive chunks', () => {
     }
   });
 
+  it('on a slow machine a switch leaves its span the time recent first pieces took, and is placed on it', () => {
+    const w = new World({ grid: LONG, pieces: 7, latencyMs: 2500, firstPieceMs: 500 });
+    w.start('a'); // chunk 0's first piece takes 0.5 s: the policy remembers
+    w.run(12_300);
+    w.resetWaiting();
+    const switchAt = w.now;
+    const ct = w.ct;
+    w.setKey('b');
+    const sw = w.fetchLog[w.fetchLog.length - 1]!.req;
+    // 0.3 s lead + 1.25 × 0.5 s + 0.05 s for the span to come.
+    expect(sw.at! - ct).toBeGreaterThanOrEqual(0.3 + 0.675 - 0.02);
+    w.run(1000);
+    const b = w.appends.filter((a) => a.req.key === 'b');
+    expect(b[0]).toMatchObject({ part: 0, reset: true, init: true, pieces: [0] });
+    expect(b[0]!.at - switchAt).toBeLessThanOrEqual(520);
+    expect(b[0]!.windowStart).toBe(sw.at);
+    w.run(10_000);
+    expect(w.waitingEvents).toBe(0);
+    expect(w.heard.filter(([t]) => t >= b[0]!.windowStart).every(([, k]) => k === 'b')).toBe(true);
+  });
+
   it('a switch while the old chunk is still arriving starts the new key where the old media ends (no gap)', () => {
     // The old key's chunk 1 arrives slowly; the playhead is near the end of what has arrived.
     const grid: TrackGrid = { duration: 60, chunkSeconds: 5, chunkCount: 12 };

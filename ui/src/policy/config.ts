@@ -26,12 +26,16 @@ export interface PolicyConfig {
   /** If the switch chunk starts within this many seconds after the switch point, switch at its start. */
   switchSnap: number;
   /**
-   * Time allowed for the server to deliver the span of a switch point (`at`):
-   * a switch asks for media from currentTime + switchLead + switchRender, and
+   * Time allowed for the server to deliver the span of a switch point (`at`),
+   * at least (it follows how long recent first pieces took, up to
+   * switchRenderMax): a switch asks for media from currentTime + switchLead +
+   * that time, and
    * places its chunk on the first piece if that arrives while the switch point
    * is still more than switchMargin ahead (else it is placed whole, later).
    */
   switchRender: number;
+  /** The most that switchRender grows to when first pieces come slowly. */
+  switchRenderMax: number;
   /** Media the audio renderer has decoded ahead of currentTime (see switchLead). */
   switchMargin: number;
   /**
@@ -63,6 +67,7 @@ export const DEFAULT_CONFIG: PolicyConfig = {
   switchLead: 0.3,
   switchSnap: 0.5,
   switchRender: 0.25,
+  switchRenderMax: 1,
   switchMargin: 0.25,
   spansFirst: true,
   packet: 0.02,

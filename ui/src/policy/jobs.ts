@@ -35,7 +35,11 @@ export class Job<D> {
   /** Appends issued for this chunk so far. */
   parts = 0;
 
-  constructor(readonly req: ChunkRequest) {}
+  /** `issuedAt`: the policy's clock (ms) when the fetch was issued. */
+  constructor(
+    readonly req: ChunkRequest,
+    readonly issuedAt = 0,
+  ) {}
 
   get chunk(): number {
     return this.req.chunk;

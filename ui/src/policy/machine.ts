@@ -60,6 +60,10 @@ export class BufferPolicy<D> {
   /** The pending seek is the start of the track. */
   private loading = false;
   private switchFrom: string | null = null;
+  /** The policy's clock: `now` of the latest snapshot (ms). */
+  private clock = 0;
+  /** Seconds the first piece of the last few start/seek/switch requests took. */
+  private firstPieces: number[] = [];
   private staleBefore: number | null = null;
   private eosIssued = false;
   private quotaStrikes = 0;
@@ -117,6 +121,7 @@ export class BufferPolicy<D> {
 
   /** A new track (fresh MediaSource). Playback will begin at `position`. */
   start(grid: TrackGrid, key: string, position: number, snap: Snapshot): Action<D>[] {
+    this.clock = snap.now;
     const out: Action<D>[] = [];
     this.epoch += 1;
     out.push({ type: 'cancel', before: this.epoch });
@@ -166,6 +171,7 @@ export class BufferPolicy<D> {
    * policy decides whether the buffer can serve it.
    */
   seek(target: number, snap: Snapshot): Action<D>[] {
+    this.clock = snap.now;
     const grid = this.grid;
     if (!grid || this.phase === 'error' || this.phase === 'idle') return [];
     const t = this.clampTime(target);
@@ -195,6 +201,7 @@ export class BufferPolicy<D> {
 
   /** Preset / intensity changed. */
   setKey(key: string, snap: Snapshot): Action<D>[] {
+    this.clock = snap.now;
     const grid = this.grid;
     if (key === this.key) return [];
     if (!grid || this.phase === 'idle' || this.phase === 'error') {
@@ -216,7 +223,7 @@ export class BufferPolicy<D> {
     } else {
       this.switchFrom = from;
       this.phase = 'switching';
-      const s = this.switchPoint(snap, this.cfg.spansFirst ? this.cfg.switchRender : 0);
+      const s = this.switchPoint(snap, this.cfg.spansFirst ? this.switchRender() : 0);
       if (s >= grid.duration) {
         // Nothing left to replace.
         this.switchFrom = null;
@@ -235,9 +242,28 @@ export class BufferPolicy<D> {
   fetchProgress(req: ChunkRequest, piece: D, snap: Snapshot): Action<D>[] {
     const job = this.currentJob(req);
     if (!job || job.complete) return [this.dropLate(req, job), ...this.run(snap)];
+    if (job.pieces.length === 0 && job.parts === 0) this.firstPieceTook(job, snap.now);
     job.pieces.push(piece);
     this.goodKey = req.key;
     return this.run(snap);
+  }
+
+  /**
+   * How long the first piece of a start, seek or switch took to come: the time a
+   * switch leaves for its span (`switchRender`) follows the slowest of the last
+   * few, with room to spare, so a busy machine still places switches early.
+   */
+  private firstPieceTook(job: Job<D>, now: number): void {
+    if (job.req.purpose === 'prefetch') return;
+    this.firstPieces.push((now - job.issuedAt) / 1000);
+    if (this.firstPieces.length > 3) this.firstPieces.shift();
+  }
+
+  /** Seconds a switch allows for the first piece of its chunk to arrive. */
+  private switchRender(): number {
+    if (this.firstPieces.length === 0) return this.cfg.switchRender;
+    const slowest = Math.max(...this.firstPieces);
+    return Math.min(this.cfg.switchRenderMax, Math.max(this.cfg.switchRender, slowest * 1.25 + 0.05));
   }
 
   /**
@@ -345,6 +371,7 @@ export class BufferPolicy<D> {
   // ------------------------------------------------------------ core
 
   private run(snap: Snapshot): Action<D>[] {
+    this.clock = snap.now;
     const out: Action<D>[] = [];
     const grid = this.grid;
     if (!grid || this.phase === 'idle' || this.phase === 'error') return out;
@@ -354,7 +381,7 @@ export class BufferPolicy<D> {
     if (due.length) {
       this.retryQueue = this.retryQueue.filter((r) => r.at > snap.now);
       for (const r of due) {
-        this.jobs.set(r.req.id, new Job<D>(r.req));
+        this.jobs.set(r.req.id, new Job<D>(r.req, snap.now));
         out.push({ type: 'fetch', req: r.req });
       }
     }
@@ -736,7 +763,7 @@ export class BufferPolicy<D> {
   private newFetch(chunk: number, purpose: Purpose, at?: number): Action<D> {
     const req: ChunkRequest = { id: this.nextId++, chunk, key: this.key!, epoch: this.epoch, attempt: 0, purpose };
     if (at !== undefined && this.cfg.spansFirst) req.at = at;
-    this.jobs.set(req.id, new Job<D>(req));
+    this.jobs.set(req.id, new Job<D>(req, this.clock));
     return { type: 'fetch', req };
   }
 
