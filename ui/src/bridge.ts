@@ -129,19 +129,24 @@ export class Bridge {
    * `onPiece` is passed on as it is), and stops reading once `signal` aborts.
    * With `at` (seconds into the track) a streaming server sends the span that
    * plays then first, then the rest of the chunk, then the spans before it.
+   * `onPiece` also gets where the first piece's media ends, when the server
+   * says (`X-First-Span-End`).
    */
   async chunkStream(
     id: TrackId,
     n: number,
     preset: string,
     intensity: number,
-    onPiece: (piece: Uint8Array<ArrayBuffer>) => void | Promise<void>,
+    onPiece: (piece: Uint8Array<ArrayBuffer>, firstEnd?: number) => void | Promise<void>,
     signal?: AbortSignal,
     at?: number,
   ): Promise<void> {
     const query = chunkQuery(preset, intensity);
     if (at !== undefined && this.streams) query.at = String(Math.max(0, Math.round(at * 1000) / 1000));
     const res = await this.request(chunkPath(id, n), query, signal);
+    // Where the media of the first piece ends (`sonance serve` says): passed with every piece.
+    const spanEnd = Number(res.headers.get('X-First-Span-End') ?? NaN);
+    const firstEnd = Number.isFinite(spanEnd) ? spanEnd : undefined;
     const aborted = () => new ApiError('The request was cancelled.', undefined, 'aborted');
     if (!res.body) {
       let whole: ArrayBuffer;
@@ -151,7 +156,7 @@ export class Bridge {
         throw toApiError(e, signal);
       }
       if (signal?.aborted) throw aborted();
-      if (whole.byteLength > 0) await onPiece(new Uint8Array(whole));
+      if (whole.byteLength > 0) await onPiece(new Uint8Array(whole), firstEnd);
       return;
     }
     const reader = res.body.getReader();
@@ -165,7 +170,7 @@ export class Bridge {
         }
         if (r.done) return;
         if (signal?.aborted) throw aborted();
-        if (r.value.byteLength > 0) await onPiece(r.value);
+        if (r.value.byteLength > 0) await onPiece(r.value, firstEnd);
       }
     } catch (e) {
       reader.cancel().catch(() => {});

@@ -442,10 +442,10 @@ export class Player extends EventTarget {
     const { preset, intensity } = parseKey(req.key);
     // The init segment and the chunk are requested together; pieces wait for the init.
     const init = this.initFor(track.id, req.key);
-    const onPiece = async (bytes: Uint8Array<ArrayBuffer>) => {
+    const onPiece = async (bytes: Uint8Array<ArrayBuffer>, firstEnd?: number) => {
       const initBytes = await init;
       if (token !== this.token || ctrl.signal.aborted) return;
-      this.exec(this.policy.fetchProgress(req, { init: initBytes, bytes }, this.snapshot()));
+      this.exec(this.policy.fetchProgress(req, { init: initBytes, bytes }, this.snapshot(), firstEnd));
     };
     this.bridge.chunkStream(track.id, req.chunk, preset, intensity, onPiece, ctrl.signal, req.at).then(
       () => {

@@ -46,6 +46,8 @@ interface Pending {
   /** Pieces still to deliver, with their arrival time (progressive responses only). */
   parts: { at: number; piece: SimPiece }[];
   progressive: boolean;
+  /** Where the first piece's media ends, as the server's `X-First-Span-End` says. */
+  firstEnd: number;
 }
 
 export interface AppendRecord {
@@ -77,6 +79,8 @@ export interface WorldOptions {
    */
   pieces?: number | ((req: ChunkRequest) => number);
   firstPieceMs?: number | ((req: ChunkRequest) => number);
+  /** The server says where the first piece's media ends (default true, like `sonance serve`). */
+  spanEnds?: boolean;
 }
 
 export class World {
@@ -190,7 +194,8 @@ export class World {
           if (count > 1 && outcome === 'ok') {
             for (let i = 0; i < count; i++) parts.push({ at: this.now + first + ((lat - first) * i) / (count - 1), piece: this.pieceOf(a.req, i, count) });
           }
-          this.fetches.push({ req: a.req, doneAt: this.now + lat, outcome, cancelled: false, parts, progressive: count > 1 });
+          const firstEnd = this.pieceOf(a.req, 0, count).to;
+          this.fetches.push({ req: a.req, doneAt: this.now + lat, outcome, cancelled: false, parts, progressive: count > 1, firstEnd });
           this.fetchLog.push({ at: this.now, req: a.req });
           break;
         }
@@ -317,7 +322,7 @@ export class World {
         if (f.cancelled || !this.fetches.includes(f)) continue;
         while (f.parts.length && f.parts[0]!.at <= this.now && this.fetches.includes(f)) {
           const { piece } = f.parts.shift()!;
-          this.exec(this.policy.fetchProgress(f.req, piece, this.snap()));
+          this.exec(this.policy.fetchProgress(f.req, piece, this.snap(), this.opts.spanEnds === false ? undefined : f.firstEnd));
         }
       }
       const done = this.fetches.filter((f) => f.doneAt <= this.now && f.outcome !== 'hang' && f.parts.length === 0);

@@ -215,11 +215,7 @@ impl Engine {
         on_clusters: &mut dyn FnMut(&[u8]),
     ) -> Result<Vec<u8>> {
         let spans = pipeline::spans(&track.plan, n)?;
-        let first = first_at
-            .filter(|s| s.is_finite())
-            .map(|s| (s * chunk::PACKETS_PER_SECOND as f64).floor() as i64)
-            .and_then(|packet| spans.iter().position(|sp| packet < sp.end))
-            .unwrap_or(0);
+        let first = first_span(&spans, first_at);
         let order: Vec<usize> = (first..spans.len()).chain(0..first).collect();
         let mut segment = Vec::new();
         // All cached (a chunk played before): the whole answer at once, no workers.
@@ -241,6 +237,15 @@ impl Engine {
             },
         )?;
         Ok(segment)
+    }
+
+    /// Where the media of the first span [`Engine::chunk_progressive`] delivers for `first_at`
+    /// starts and ends, in seconds (the end cut at the track's end).
+    pub fn first_span_s(&self, track: &Track, n: u64, first_at: Option<f64>) -> Result<(f64, f64)> {
+        let spans = pipeline::spans(&track.plan, n)?;
+        let span = &spans[first_span(&spans, first_at)];
+        let s = |packet: i64| packet as f64 / chunk::PACKETS_PER_SECOND as f64;
+        Ok((s(span.first), s(span.end).min(track.duration_s())))
     }
 
     /// Span `i` of chunk `n`: from the cache, or rendered once.
@@ -337,6 +342,15 @@ impl Engine {
             enh.key(),
         ))
     }
+}
+
+/// The index of the span that plays at `at` seconds (the first span when `at` is before the
+/// chunk, after it, or not given).
+fn first_span(spans: &[Span], at: Option<f64>) -> usize {
+    at.filter(|s| s.is_finite())
+        .map(|s| (s * chunk::PACKETS_PER_SECOND as f64).floor() as i64)
+        .and_then(|packet| spans.iter().position(|sp| packet < sp.end))
+        .unwrap_or(0)
 }
 
 /// Errors are shared between single-flight waiters; each caller gets its own copy.

@@ -13,6 +13,7 @@
 //! A chunk's body is its WebM Clusters, span by span (1 s, then 5 s spans). With `at=T` (seconds
 //! into the track) the span playing at `T` comes first, then the rest of the chunk, then the
 //! spans before `T`: a seek or a switch into the middle of a chunk waits only for its span.
+//! `X-First-Span-End` says where the media of the first span sent ends (seconds).
 //!
 //! `preset` defaults to [`DEFAULT_PRESET`] and `intensity` to 1. `original-matched` plays the
 //! original at the loudness of the preset named by `match` (default `adaptive`), so an A/B
@@ -266,6 +267,12 @@ impl StreamApi {
                         Ok(at) => at,
                         Err(e) => return Response::engine_error(&e),
                     };
+                    // Where the first piece's media ends: a switch can go in on it if it
+                    // holds the switch point.
+                    if let Ok((_, end)) = self.engine.first_span_s(track, n, at) {
+                        head.headers
+                            .push(("X-First-Span-End".into(), format!("{end}")));
+                    }
                     let sent_head = self.finish(head.clone());
                     let mut on_clusters = |bytes: &[u8]| progress(&sent_head, bytes);
                     match self

@@ -142,6 +142,11 @@ fn a_chunk_being_made_goes_out_in_clusters_and_matches_the_cached_one() {
     let fresh = get(server.addr(), &target, "1.1");
     assert!(fresh.head.starts_with("HTTP/1.1 200"), "{}", fresh.head);
     assert!(fresh.head.contains("X-Chunk-End: 10"), "{}", fresh.head);
+    assert!(
+        fresh.head.contains("X-First-Span-End: 1\r\n"),
+        "{}",
+        fresh.head
+    );
     // A 10 s chunk is made of spans of 1, 5 and 4 s: three pieces, each whole Clusters.
     assert_eq!(fresh.pieces.len(), 3, "{}", fresh.head);
     for p in &fresh.pieces {
@@ -187,6 +192,11 @@ fn a_seek_target_gets_its_span_first() {
     let seek = get(server.addr(), &format!("{target}&at=17"), "1.1");
     assert!(seek.head.starts_with("HTTP/1.1 200"), "{}", seek.head);
     assert!(seek.head.contains("X-Chunk-Start: 10"), "{}", seek.head);
+    assert!(
+        seek.head.contains("X-First-Span-End: 20\r\n"),
+        "{}",
+        seek.head
+    );
     let starts: Vec<u64> = seek.pieces.iter().map(|p| first_cluster_ms(p)).collect();
     assert_eq!(
         starts,

@@ -26,18 +26,10 @@ export interface PolicyConfig {
   /** If the switch chunk starts within this many seconds after the switch point, switch at its start. */
   switchSnap: number;
   /**
-   * Time allowed for the server to deliver the span of a switch point (`at`),
-   * at least (it follows how long recent first pieces took, up to
-   * switchRenderMax): a switch asks for media from currentTime + switchLead +
-   * that time, and
-   * places its chunk on the first piece if that arrives while the switch point
-   * is still more than switchMargin ahead (else it is placed whole, later).
+   * A switch chunk goes in on its first piece when that piece's media reaches at
+   * least this far past the switch point (seconds): time for the next span.
    */
-  switchRender: number;
-  /** The most that switchRender grows to when first pieces come slowly. */
-  switchRenderMax: number;
-  /** Media the audio renderer has decoded ahead of currentTime (see switchLead). */
-  switchMargin: number;
+  switchSpare: number;
   /**
    * The server sends the span of a request's `at` first (a streaming `sonance
    * serve`). Without it (the desktop app's whole bodies) requests carry no `at`
@@ -66,9 +58,7 @@ export const DEFAULT_CONFIG: PolicyConfig = {
   maxPending: 2,
   switchLead: 0.3,
   switchSnap: 0.5,
-  switchRender: 0.25,
-  switchRenderMax: 1,
-  switchMargin: 0.25,
+  switchSpare: 0.5,
   spansFirst: true,
   packet: 0.02,
   maxRetries: 5,

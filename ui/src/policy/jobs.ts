@@ -35,11 +35,14 @@ export class Job<D> {
   /** Appends issued for this chunk so far. */
   parts = 0;
 
-  /** `issuedAt`: the policy's clock (ms) when the fetch was issued. */
-  constructor(
-    readonly req: ChunkRequest,
-    readonly issuedAt = 0,
-  ) {}
+  /**
+   * Where the media of the first piece ends (track seconds), when the server
+   * says (`X-First-Span-End`): a switch chunk can go in on its first piece if
+   * that piece holds the switch point.
+   */
+  firstEnd: number | undefined = undefined;
+
+  constructor(readonly req: ChunkRequest) {}
 
   get chunk(): number {
     return this.req.chunk;

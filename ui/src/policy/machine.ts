@@ -60,10 +60,6 @@ export class BufferPolicy<D> {
   /** The pending seek is the start of the track. */
   private loading = false;
   private switchFrom: string | null = null;
-  /** The policy's clock: `now` of the latest snapshot (ms). */
-  private clock = 0;
-  /** Seconds the first piece of the last few start/seek/switch requests took. */
-  private firstPieces: number[] = [];
   private staleBefore: number | null = null;
   private eosIssued = false;
   private quotaStrikes = 0;
@@ -121,7 +117,6 @@ export class BufferPolicy<D> {
 
   /** A new track (fresh MediaSource). Playback will begin at `position`. */
   start(grid: TrackGrid, key: string, position: number, snap: Snapshot): Action<D>[] {
-    this.clock = snap.now;
     const out: Action<D>[] = [];
     this.epoch += 1;
     out.push({ type: 'cancel', before: this.epoch });
@@ -171,7 +166,6 @@ export class BufferPolicy<D> {
    * policy decides whether the buffer can serve it.
    */
   seek(target: number, snap: Snapshot): Action<D>[] {
-    this.clock = snap.now;
     const grid = this.grid;
     if (!grid || this.phase === 'error' || this.phase === 'idle') return [];
     const t = this.clampTime(target);
@@ -201,7 +195,6 @@ export class BufferPolicy<D> {
 
   /** Preset / intensity changed. */
   setKey(key: string, snap: Snapshot): Action<D>[] {
-    this.clock = snap.now;
     const grid = this.grid;
     if (key === this.key) return [];
     if (!grid || this.phase === 'idle' || this.phase === 'error') {
@@ -223,7 +216,7 @@ export class BufferPolicy<D> {
     } else {
       this.switchFrom = from;
       this.phase = 'switching';
-      const s = this.switchPoint(snap, this.cfg.spansFirst ? this.switchRender() : 0);
+      const s = this.switchPoint(snap);
       if (s >= grid.duration) {
         // Nothing left to replace.
         this.switchFrom = null;
@@ -239,31 +232,13 @@ export class BufferPolicy<D> {
    * A piece of a chunk's body arrived (more may follow). Pieces of one request
    * come in order; a piece of an older epoch or of a dropped request is dropped.
    */
-  fetchProgress(req: ChunkRequest, piece: D, snap: Snapshot): Action<D>[] {
+  fetchProgress(req: ChunkRequest, piece: D, snap: Snapshot, firstEnd?: number /* where the first piece's media ends, if known */): Action<D>[] {
     const job = this.currentJob(req);
     if (!job || job.complete) return [this.dropLate(req, job), ...this.run(snap)];
-    if (job.pieces.length === 0 && job.parts === 0) this.firstPieceTook(job, snap.now);
+    if (job.pieces.length === 0 && job.parts === 0 && firstEnd !== undefined && Number.isFinite(firstEnd)) job.firstEnd = firstEnd;
     job.pieces.push(piece);
     this.goodKey = req.key;
     return this.run(snap);
-  }
-
-  /**
-   * How long the first piece of a start, seek or switch took to come: the time a
-   * switch leaves for its span (`switchRender`) follows the slowest of the last
-   * few, with room to spare, so a busy machine still places switches early.
-   */
-  private firstPieceTook(job: Job<D>, now: number): void {
-    if (job.req.purpose === 'prefetch') return;
-    this.firstPieces.push((now - job.issuedAt) / 1000);
-    if (this.firstPieces.length > 3) this.firstPieces.shift();
-  }
-
-  /** Seconds a switch allows for the first piece of its chunk to arrive. */
-  private switchRender(): number {
-    if (this.firstPieces.length === 0) return this.cfg.switchRender;
-    const slowest = Math.max(...this.firstPieces);
-    return Math.min(this.cfg.switchRenderMax, Math.max(this.cfg.switchRender, slowest * 1.25 + 0.05));
   }
 
   /**
@@ -371,7 +346,6 @@ export class BufferPolicy<D> {
   // ------------------------------------------------------------ core
 
   private run(snap: Snapshot): Action<D>[] {
-    this.clock = snap.now;
     const out: Action<D>[] = [];
     const grid = this.grid;
     if (!grid || this.phase === 'idle' || this.phase === 'error') return out;
@@ -381,7 +355,7 @@ export class BufferPolicy<D> {
     if (due.length) {
       this.retryQueue = this.retryQueue.filter((r) => r.at > snap.now);
       for (const r of due) {
-        this.jobs.set(r.req.id, new Job<D>(r.req, snap.now));
+        this.jobs.set(r.req.id, new Job<D>(r.req));
         out.push({ type: 'fetch', req: r.req });
       }
     }
@@ -427,7 +401,7 @@ export class BufferPolicy<D> {
         break;
       }
       // The next chunk, in timeline order: it waits while a lower one is still being fetched.
-      const next = this.nextToPlace(snap.currentTime);
+      const next = this.nextToPlace(snap);
       if (!next) break;
       this.placeFirst(next, snap, out);
     }
@@ -472,31 +446,34 @@ export class BufferPolicy<D> {
   }
 
   /** The lowest chunk ready to be placed, unless a lower one is still on its way. */
-  private nextToPlace(ct: number): Job<D> | null {
+  private nextToPlace(snap: Snapshot): Job<D> | null {
     let best: Job<D> | null = null;
-    for (const j of this.jobs.values()) if (this.placeable(j, ct) && (!best || j.chunk < best.chunk)) best = j;
+    for (const j of this.jobs.values()) if (this.placeable(j, snap) && (!best || j.chunk < best.chunk)) best = j;
     if (!best || this.lowerPending(best.chunk)) return null;
     return best;
   }
 
   /**
    * A chunk can be placed once its first piece is there. A switch chunk removes
-   * the old key's media from the switch point, so its first piece must hold the
-   * switch point: the request asked for it first (`at`), and it still lies ahead
-   * of the playhead. Otherwise (the playhead passed the requested point, or a
-   * server that sends spans in order) it is placed whole, at a switch point
-   * chosen then; the old media plays meanwhile. (Placed on a first piece that
-   * ends before the switch point, the playhead reached a hole: a `waiting` at 2
-   * of 3 switches with 30 s chunks.)
+   * the old key's media from the switch point, so it goes in on its first piece
+   * only when that piece holds the switch point with `switchSpare` to spare (the
+   * request asked for the switch point's span first, `at`, and the server said
+   * where that span ends); otherwise it is placed whole, at a switch point chosen
+   * then, while the old media plays on. (Placed on a first piece that ends before
+   * the switch point, the playhead reached a hole: a `waiting` at 2 of 3 switches
+   * with 30 s chunks.)
    */
-  private placeable(job: Job<D>, ct: number): boolean {
+  private placeable(job: Job<D>, snap: Snapshot): boolean {
     if (job.req.purpose !== 'switch') return job.appendable;
-    return job.complete || (job.appendable && this.switchAtAhead(job.req, ct));
+    return job.complete || (job.appendable && this.earlySwitchPoint(job, snap) !== null);
   }
 
-  /** The switch point the request asked the server for is still ahead of the playhead. */
-  private switchAtAhead(req: ChunkRequest, ct: number): boolean {
-    return req.at !== undefined && ct + this.cfg.switchMargin < req.at;
+  /** The switch point if the switch chunk can go in on its first piece, else null. */
+  private earlySwitchPoint(job: Job<D>, snap: Snapshot): number | null {
+    const at = job.req.at;
+    if (at === undefined || job.firstEnd === undefined || job.parts > 0) return null;
+    const s = Math.max(at, this.switchPoint(snap));
+    return s + this.cfg.switchSpare <= job.firstEnd ? s : null;
   }
 
   /** Decide where a chunk goes when its first piece is ready (or drop / refetch it). */
@@ -517,7 +494,7 @@ export class BufferPolicy<D> {
     }
 
     if (req.purpose === 'switch' && this.switchFrom !== null) {
-      let s = this.switchAtAhead(req, ct) ? req.at! : this.switchPoint(snap);
+      let s = this.earlySwitchPoint(job, snap) ?? this.switchPoint(snap);
       const p = gridCeil(ct + this.cfg.switchLead, this.cfg.packet);
       if (s >= grid.duration) {
         this.dropJob(job, 'track ends before the switch point', out);
@@ -727,10 +704,10 @@ export class BufferPolicy<D> {
    * after the playhead, or where the old media ends if that comes first (so no
    * gap opens, e.g. when the old chunk was still arriving).
    */
-  /** Where a switch replaces the old media: `extra` seconds beyond the usual lead, or where the old media ends. */
-  private switchPoint(snap: Snapshot, extra = 0): number {
+  /** Where a switch replaces the old media: the usual lead ahead, or where the old media ends. */
+  private switchPoint(snap: Snapshot): number {
     const ct = snap.currentTime;
-    const p = gridCeil(ct + this.cfg.switchLead + extra, this.cfg.packet);
+    const p = gridCeil(ct + this.cfg.switchLead, this.cfg.packet);
     const r = rangeAt(snap.buffered, ct, this.cfg.eps);
     const bufEnd = r ? r[1] : ct;
     return bufEnd < p ? gridFloor(bufEnd, this.cfg.packet) : p;
@@ -763,7 +740,7 @@ export class BufferPolicy<D> {
   private newFetch(chunk: number, purpose: Purpose, at?: number): Action<D> {
     const req: ChunkRequest = { id: this.nextId++, chunk, key: this.key!, epoch: this.epoch, attempt: 0, purpose };
     if (at !== undefined && this.cfg.spansFirst) req.at = at;
-    this.jobs.set(req.id, new Job<D>(req, this.clock));
+    this.jobs.set(req.id, new Job<D>(req));
     return { type: 'fetch', req };
   }
 
