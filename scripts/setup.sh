@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 PACKAGES=(
   build-essential pkg-config cmake curl file ffmpeg chromium
   libwebkit2gtk-4.1-dev libgtk-3-dev libsoup-3.0-dev librsvg2-dev libayatana-appindicator3-dev
-  libssl-dev libasound2-dev libdbus-1-dev xvfb xauth dbus webkit2gtk-driver
+  libssl-dev libasound2-dev libdbus-1-dev xvfb xauth dbus webkit2gtk-driver xdotool
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
 )
 missing=()
@@ -35,5 +35,11 @@ if [ ! -d ui/node_modules ] || [ ui/package-lock.json -nt ui/node_modules/.packa
 fi
 npm --prefix ui run --silent build
 
-# The binaries (release: the player must keep up in real time).
+# The binaries (release: the player must keep up in real time), the desktop app included
+# (it embeds ui/dist, so the UI is built first).
 cargo build --release --locked --bins
+
+# tauri-driver drives the desktop app's web view in the desktop tests (WebKitWebDriver above).
+if ! command -v tauri-driver >/dev/null && [ ! -x "${CARGO_HOME:-$HOME/.cargo}/bin/tauri-driver" ]; then
+  cargo install tauri-driver --version ^2 --locked
+fi

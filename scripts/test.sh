@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Set everything up and run every test: formatting, lints, Rust tests, UI unit tests, and the
-# end-to-end tests in Debian's Chromium against the real `sonance serve`.
+# Set everything up and run every test: formatting, lints, Rust tests, UI unit tests, the
+# end-to-end tests in Debian's Chromium against the real `sonance serve`, and the desktop app's
+# tests in its real web view (tests/desktop/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -10,3 +11,6 @@ cargo test --release --locked --workspace
 npm --prefix ui run --silent typecheck
 npm --prefix ui test --silent
 SONANCE_BIN="$PWD/target/release/sonance" npm --prefix ui run --silent test:e2e
+# The desktop app through tauri-driver + WebKitWebDriver, on a private X server and session bus.
+PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH" SONANCE_DESKTOP_BIN="$PWD/target/release/sonance-desktop" \
+  xvfb-run -a dbus-run-session -- node --test --test-concurrency=1 tests/desktop/

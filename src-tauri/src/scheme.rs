@@ -1,0 +1,307 @@
+//! The `sonance` URI scheme: the stream API of `sonance serve`, inside the app.
+//!
+//! The page (origin `tauri://localhost`; `http://tauri.localhost` on Windows) fetches
+//! `sonance://localhost/api/…` (`http://sonance.localhost/api/…` on Windows). Tauri calls the
+//! handler on the UI thread; it only translates the request and queues it. [`WORKERS`] threads
+//! answer with [`StreamApi::handle`], the same function the loopback server calls, so a chunk
+//! render never blocks the window. Bodies are whole (the scheme cannot stream), which suits
+//! MSE: the page appends whole chunks anyway.
+//!
+//! Access: only the page's own origin may read the answers (`Access-Control-Allow-Origin` is
+//! that origin, set by [`Access::App`]); a request that names another origin is refused with
+//! 403, and one from any web view but the main window too.
+
+use std::borrow::Cow;
+use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use sonance_stream::{Access, Request, Response, StreamApi};
+use tauri::http;
+
+/// The scheme name the UI's bridge uses (`ui/src/bridge.ts`).
+pub const SCHEME: &str = "sonance";
+
+/// Requests answered at once. Each may render a chunk (which itself uses every core); a few
+/// keep a prefetch, a seek and the page's small requests apart.
+pub const WORKERS: usize = 4;
+
+/// Requests waiting for a worker before new ones are answered 503 (the page retries those).
+const QUEUE: usize = 64;
+
+/// The web view allowed to use the scheme.
+pub const WINDOW: &str = "main";
+
+/// The page's origin as the web view reports it.
+pub fn page_origin() -> &'static str {
+    if cfg!(any(windows, target_os = "android")) {
+        "http://tauri.localhost"
+    } else {
+        "tauri://localhost"
+    }
+}
+
+/// How the stream API should treat requests from the page.
+pub fn access() -> Access {
+    Access::App {
+        origin: page_origin().to_string(),
+    }
+}
+
+type Reply = Box<dyn FnOnce(Response) + Send>;
+
+struct Job {
+    request: Request,
+    reply: Reply,
+}
+
+/// The worker pool behind the scheme. Created before the app; the API is set once the
+/// library is ready (requests before that get 503).
+pub struct Scheme {
+    api: OnceLock<Arc<StreamApi>>,
+    tx: SyncSender<Job>,
+}
+
+impl Scheme {
+    /// Start the workers.
+    pub fn start() -> std::io::Result<Arc<Self>> {
+        let (tx, rx) = mpsc::sync_channel::<Job>(QUEUE);
+        let scheme = Arc::new(Scheme {
+            api: OnceLock::new(),
+            tx,
+        });
+        let rx = Arc::new(Mutex::new(rx));
+        for i in 0..WORKERS {
+            let rx = Arc::clone(&rx);
+            let scheme = Arc::downgrade(&scheme);
+            std::thread::Builder::new()
+                .name(format!("scheme-{i}"))
+                .spawn(move || work(&rx, &scheme))?;
+        }
+        Ok(scheme)
+    }
+
+    /// Serve `api` from now on.
+    pub fn set_api(&self, api: Arc<StreamApi>) {
+        if self.api.set(api).is_err() {
+            log::warn!("the stream API was set twice; keeping the first");
+        }
+    }
+
+    /// Handle one request from the web view labelled `webview`: refuse, or queue it and
+    /// answer through `respond` from a worker.
+    pub fn handle(
+        &self,
+        webview: &str,
+        request: &http::Request<Vec<u8>>,
+        respond: impl FnOnce(http::Response<Cow<'static, [u8]>>) + Send + 'static,
+    ) {
+        let req = translate(request);
+        if webview != WINDOW {
+            return respond(to_http(&forbidden(
+                "only the main window may use this scheme",
+            )));
+        }
+        if let Some(origin) = &req.origin {
+            if origin != page_origin() {
+                return respond(to_http(&forbidden(&format!(
+                    "requests from '{origin}' are not allowed"
+                ))));
+            }
+        }
+        let job = Job {
+            request: req,
+            reply: Box::new(move |resp| respond(to_http(&resp))),
+        };
+        match self.tx.try_send(job) {
+            Ok(()) => {}
+            Err(TrySendError::Full(job)) | Err(TrySendError::Disconnected(job)) => {
+                (job.reply)(busy());
+            }
+        }
+    }
+}
+
+fn work(rx: &Mutex<Receiver<Job>>, scheme: &std::sync::Weak<Scheme>) {
+    loop {
+        let job = {
+            let guard = rx.lock().unwrap_or_else(|e| e.into_inner());
+            guard.recv()
+        };
+        let Ok(job) = job else { return };
+        let api = scheme.upgrade().and_then(|s| s.api.get().cloned());
+        let started = std::time::Instant::now();
+        let resp = match api {
+            Some(api) => api.handle(&job.request),
+            None => busy(),
+        };
+        log::debug!(
+            "{} {}?{} -> {} ({} bytes, {} ms)",
+            job.request.method,
+            job.request.path,
+            job.request.query,
+            resp.status,
+            resp.body.len(),
+            started.elapsed().as_millis()
+        );
+        (job.reply)(resp);
+    }
+}
+
+/// The parts of the web view's request the stream API reads.
+pub fn translate(request: &http::Request<Vec<u8>>) -> Request {
+    let uri = request.uri();
+    let header = |name: http::header::HeaderName| {
+        request
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    Request {
+        method: request.method().as_str().to_string(),
+        path: uri.path().to_string(),
+        query: uri.query().unwrap_or("").to_string(),
+        host: uri
+            .authority()
+            .map(|a| a.as_str().to_string())
+            .or_else(|| header(http::header::HOST)),
+        origin: header(http::header::ORIGIN),
+    }
+}
+
+/// The stream API's answer as an HTTP response for the web view.
+pub fn to_http(resp: &Response) -> http::Response<Cow<'static, [u8]>> {
+    let mut builder = http::Response::builder()
+        .status(resp.status)
+        .header(http::header::CONTENT_TYPE, resp.content_type.as_str());
+    for (k, v) in &resp.headers {
+        builder = builder.header(k.as_str(), v.as_str());
+    }
+    let body: Cow<'static, [u8]> = Cow::Owned(resp.body.to_vec());
+    match builder.body(body) {
+        Ok(r) => r,
+        Err(e) => {
+            log::error!("cannot build a response: {e}");
+            let mut r = http::Response::new(Cow::Borrowed(&b"internal error"[..]));
+            *r.status_mut() = http::StatusCode::INTERNAL_SERVER_ERROR;
+            r
+        }
+    }
+}
+
+fn json_error(status: u16, kind: &str, message: &str) -> Response {
+    let body = serde_json::json!({ "kind": kind, "message": message }).to_string();
+    Response {
+        status,
+        content_type: "application/json".into(),
+        headers: vec![
+            ("Cache-Control".into(), "no-store".into()),
+            (
+                "Access-Control-Allow-Origin".into(),
+                page_origin().to_string(),
+            ),
+        ],
+        body: body.into_bytes().into(),
+    }
+}
+
+fn forbidden(message: &str) -> Response {
+    json_error(403, "forbidden", message)
+}
+
+fn busy() -> Response {
+    json_error(503, "busy", "the player is busy; try again")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn get(uri: &str, origin: Option<&str>) -> http::Request<Vec<u8>> {
+        let mut b = http::Request::builder().method("GET").uri(uri);
+        if let Some(o) = origin {
+            b = b.header("Origin", o);
+        }
+        b.body(Vec::new()).unwrap()
+    }
+
+    #[test]
+    fn translates_path_query_host_and_origin() {
+        let r = translate(&get(
+            "sonance://localhost/api/tracks/0123456789abcdef/chunks/3.webm?preset=bypass&intensity=1",
+            Some("tauri://localhost"),
+        ));
+        assert_eq!(r.method, "GET");
+        assert_eq!(r.path, "/api/tracks/0123456789abcdef/chunks/3.webm");
+        assert_eq!(r.query, "preset=bypass&intensity=1");
+        assert_eq!(r.host.as_deref(), Some("localhost"));
+        assert_eq!(r.origin.as_deref(), Some("tauri://localhost"));
+    }
+
+    fn run(
+        scheme: &Scheme,
+        webview: &str,
+        req: http::Request<Vec<u8>>,
+    ) -> http::Response<Cow<'static, [u8]>> {
+        let (tx, rx) = mpsc::channel();
+        scheme.handle(webview, &req, move |r| {
+            let _ = tx.send(r);
+        });
+        rx.recv_timeout(std::time::Duration::from_secs(10)).unwrap()
+    }
+
+    #[test]
+    fn answers_through_the_stream_api_with_the_page_origin_only() {
+        let scheme = Scheme::start().unwrap();
+        // Before the API is set: 503, which the page retries.
+        let r = run(
+            &scheme,
+            WINDOW,
+            get("sonance://localhost/api/presets", None),
+        );
+        assert_eq!(r.status(), 503);
+
+        let engine =
+            Arc::new(sonance_engine::Engine::new(sonance_engine::EngineConfig::default()).unwrap());
+        let library = Arc::new(sonance_stream::Library::default());
+        scheme.set_api(Arc::new(StreamApi::new(engine, library, access())));
+
+        let r = run(
+            &scheme,
+            WINDOW,
+            get("sonance://localhost/api/presets", Some(page_origin())),
+        );
+        assert_eq!(r.status(), 200);
+        assert_eq!(r.headers()["Access-Control-Allow-Origin"], page_origin());
+        assert_eq!(r.headers()["Content-Type"], "application/json");
+        let list: serde_json::Value = serde_json::from_slice(r.body()).unwrap();
+        assert!(list
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["name"] == "bypass"));
+
+        let r = run(
+            &scheme,
+            WINDOW,
+            get("sonance://localhost/api/tracks/0000000000000000", None),
+        );
+        assert_eq!(r.status(), 404);
+
+        let r = run(
+            &scheme,
+            WINDOW,
+            get(
+                "sonance://localhost/api/presets",
+                Some("https://evil.example"),
+            ),
+        );
+        assert_eq!(r.status(), 403);
+        let r = run(
+            &scheme,
+            "other",
+            get("sonance://localhost/api/presets", None),
+        );
+        assert_eq!(r.status(), 403);
+    }
+}
