@@ -15,9 +15,9 @@ use tauri::{
 
 use crate::cli::Args;
 use crate::commands::{CommandError, NativeRequest, Start, UiState};
-use crate::native::{NativeOutput, NativeState};
 use crate::media_keys::MediaKeys;
 use crate::media_session::{MediaCommand, MediaSession, NowPlaying};
+use crate::native::{NativeOutput, NativeState};
 use crate::queue::{Queue, Step};
 use crate::scheme::{self, Scheme};
 use crate::settings::{self, Settings, WindowSize};
@@ -57,8 +57,11 @@ impl Desktop {
     fn native(&self, app: &AppHandle) -> Result<&NativeOutput, CommandError> {
         self.native
             .get_or_init(|| {
-                let out = NativeOutput::start(Arc::clone(&self.engine)).map_err(|e| e.to_string())?;
-                let _ = self.media.set(MediaSession::start(main_hwnd(app), command_sink(app)));
+                let out =
+                    NativeOutput::start(Arc::clone(&self.engine)).map_err(|e| e.to_string())?;
+                let _ = self
+                    .media
+                    .set(MediaSession::start(main_hwnd(app), command_sink(app)));
                 Ok(out)
             })
             .as_ref()
@@ -76,10 +79,12 @@ impl Desktop {
     ) -> Result<NativeState, CommandError> {
         let out = self.native(app)?;
         let enhancement = |preset: &str, intensity: f64| {
-            let preset = preset.parse().map_err(|e: sonance_engine::Error| CommandError {
-                kind: "bad_parameter",
-                message: e.to_string(),
-            })?;
+            let preset = preset
+                .parse()
+                .map_err(|e: sonance_engine::Error| CommandError {
+                    kind: "bad_parameter",
+                    message: e.to_string(),
+                })?;
             sonance_engine::Enhancement::new(preset, intensity as f32).map_err(|e| CommandError {
                 kind: "bad_parameter",
                 message: e.to_string(),
@@ -103,14 +108,24 @@ impl Desktop {
                     kind: "undecodable",
                     message: e.to_string(),
                 })?;
-                out.load(&track_id, track, enhancement(&preset, intensity)?, position_s, autoplay);
+                out.load(
+                    &track_id,
+                    track,
+                    enhancement(&preset, intensity)?,
+                    position_s,
+                    autoplay,
+                );
             }
             NativeRequest::Play => out.play(),
             NativeRequest::Pause => out.pause(),
             NativeRequest::Toggle => out.toggle(),
             NativeRequest::Seek { position_s } => out.seek(position_s),
-            NativeRequest::Volume { value } => out.set_volume(if value.is_finite() { value } else { 1.0 }),
-            NativeRequest::Enhance { preset, intensity } => out.set_enhancement(enhancement(&preset, intensity)?),
+            NativeRequest::Volume { value } => {
+                out.set_volume(if value.is_finite() { value } else { 1.0 })
+            }
+            NativeRequest::Enhance { preset, intensity } => {
+                out.set_enhancement(enhancement(&preset, intensity)?)
+            }
             NativeRequest::State => {}
         }
         Ok(out.state())
@@ -158,7 +173,11 @@ impl Desktop {
             });
         }
         let path = id.and_then(|id| self.library.get(&id)).map(|e| e.path);
+        let size = *self.window_size.lock().unwrap_or_else(|e| e.into_inner());
         self.settings.update(|s| {
+            if size.is_some() {
+                s.window = size;
+            }
             if let Some(p) = &ui.preset {
                 s.preset = Some(p.clone());
             }
@@ -189,13 +208,16 @@ impl Desktop {
             track_id: last.track_id,
             position_s: last.position_s,
             autoplay: last.playing,
+            message: None,
         }
     }
 
-    /// Add files or folders to the library and the queue; tell the page. Returns how many
-    /// tracks were added. Undecodable files are added too (the page shows why they do not
-    /// play) and reported in the page's alert.
-    pub fn add_files(&self, app: &AppHandle, paths: &[PathBuf]) -> usize {
+    /// Add files or folders to the library and the queue, and tell the page. With `play`
+    /// (files opened with the app), or when nothing plays (files dropped on an idle window),
+    /// the first playable one starts. Undecodable files are queued too (the page shows them as
+    /// unplayable) and named in the page's alert; what plays goes on. Returns how many tracks
+    /// were added.
+    pub fn add_files(&self, app: &AppHandle, paths: &[PathBuf], play: bool) -> usize {
         let ids = self.library.add(&self.engine, paths);
         let entries: Vec<_> = ids.iter().filter_map(|id| self.library.get(id)).collect();
         self.queue
@@ -211,39 +233,44 @@ impl Desktop {
                     .map(|err| format!("{}: {err}", e.title()))
             })
             .collect();
-        let first_playable = entries
-            .iter()
-            .find(|e| e.track.is_ok())
-            .map(|e| e.id.clone());
         log::info!(
             "added {} tracks ({} cannot be played)",
             entries.len(),
             broken.len()
         );
+        let message = match broken.len() {
+            0 => None,
+            1 => Some(format!("Cannot play {}", broken[0])),
+            n => Some(format!("{n} files cannot be played: {}", broken.join("; "))),
+        };
         let idle = !self.last.lock().unwrap_or_else(|e| e.into_inner()).playing;
-        if idle {
-            if let Some(id) = &first_playable {
+        let first_playable = entries
+            .iter()
+            .find(|e| e.track.is_ok())
+            .map(|e| e.id.clone());
+        match first_playable.filter(|_| play || idle) {
+            Some(id) => {
+                // The page reloads its list and asks `startup` where to go: there.
                 *self.start.lock().unwrap_or_else(|e| e.into_inner()) = Some(Start {
                     track_id: Some(id.as_str().to_string()),
                     position_s: 0.0,
                     autoplay: true,
+                    message,
                 });
+                page_command(app, "tracksChanged", serde_json::json!({ "restart": true }));
             }
-        }
-        if !entries.is_empty() {
-            page_command(app, "tracksChanged", serde_json::Value::Null);
-        }
-        if !broken.is_empty() {
-            let message = if broken.len() == 1 {
-                format!("Cannot play {}", broken[0])
-            } else {
-                format!(
-                    "{} files cannot be played: {}",
-                    broken.len(),
-                    broken.join("; ")
-                )
-            };
-            page_command(app, "message", serde_json::Value::String(message));
+            None => {
+                if !entries.is_empty() {
+                    page_command(
+                        app,
+                        "tracksChanged",
+                        serde_json::json!({ "restart": false }),
+                    );
+                }
+                if let Some(m) = message {
+                    page_command(app, "message", m.into());
+                }
+            }
         }
         entries.len()
     }
@@ -397,6 +424,19 @@ pub fn run(
 
     let scheme_for_handler = Arc::clone(&scheme);
     let app = tauri::Builder::default()
+        // First: a second launch hands its files to this instance and exits.
+        .plugin(tauri_plugin_single_instance::init(|app, argv, cwd| {
+            let files = second_launch_files(&argv, Path::new(&cwd));
+            log::info!("a second launch handed over {} paths", files.len());
+            let app = app.clone();
+            std::thread::spawn(move || {
+                let desktop = app.state::<Desktop>();
+                if !files.is_empty() {
+                    desktop.add_files(&app, &files, true);
+                }
+                desktop.media_command(&app, MediaCommand::Raise);
+            });
+        }))
         .register_asynchronous_uri_scheme_protocol(
             scheme::SCHEME,
             move |ctx, request, responder| {
@@ -427,7 +467,7 @@ pub fn run(
                     let app = window.app_handle().clone();
                     // Probing reads the files: not on the UI thread.
                     std::thread::spawn(move || {
-                        app.state::<Desktop>().add_files(&app, &paths);
+                        app.state::<Desktop>().add_files(&app, &paths, false);
                     });
                 }
                 _ => {}
@@ -483,6 +523,7 @@ fn setup(
             track_id: Some(id.as_str().to_string()),
             position_s: if resume { saved.last_position_s } else { 0.0 },
             autoplay,
+            message: None,
         }
     });
 
@@ -506,7 +547,9 @@ fn setup(
     let desktop = app.state::<Desktop>();
 
     let _ = &window;
-    let _ = desktop._keys.set(MediaKeys::start(command_sink(app.handle())));
+    let _ = desktop
+        ._keys
+        .set(MediaKeys::start(command_sink(app.handle())));
     Ok(())
 }
 
@@ -534,6 +577,18 @@ fn main_window(
     Ok(window)
 }
 
+/// The files of a second launch's command line, relative ones resolved against its folder.
+fn second_launch_files(argv: &[String], cwd: &Path) -> Vec<PathBuf> {
+    use clap::Parser;
+    match Args::try_parse_from(argv) {
+        Ok(args) => args.files.into_iter().map(|f| cwd.join(f)).collect(),
+        Err(e) => {
+            log::warn!("a second launch had arguments that do not parse: {e}");
+            Vec::new()
+        }
+    }
+}
+
 /// The bundled demo track: the app's resources, else the repository's `assets/` (development
 /// builds run from `target/`).
 fn demo_track(app: &tauri::App) -> Option<PathBuf> {
@@ -551,5 +606,43 @@ fn same_file(a: Option<&Path>, b: Option<&Path>) -> bool {
             a == b || matches!((a.canonicalize(), b.canonicalize()), (Ok(x), Ok(y)) if x == y)
         }
         _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_second_launch_hands_over_its_files_resolved_against_its_folder() {
+        let argv: Vec<String> = [
+            "sonance-desktop",
+            "a.flac",
+            "--chunk-seconds",
+            "5",
+            "/music/b.flac",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        assert_eq!(
+            second_launch_files(&argv, Path::new("/home/u")),
+            vec![
+                PathBuf::from("/home/u/a.flac"),
+                PathBuf::from("/music/b.flac")
+            ]
+        );
+        let bad: Vec<String> = vec!["sonance-desktop".into(), "--nope".into()];
+        assert!(second_launch_files(&bad, Path::new("/")).is_empty());
+    }
+
+    #[test]
+    fn window_titles() {
+        let mut ui = UiState::default();
+        assert_eq!(window_title(&ui), "Sonance");
+        ui.title = Some("Song".into());
+        assert_eq!(window_title(&ui), "Song · Sonance");
+        ui.artist = Some("Band".into());
+        assert_eq!(window_title(&ui), "Song — Band · Sonance");
     }
 }

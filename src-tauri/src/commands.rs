@@ -83,6 +83,8 @@ pub struct Start {
     pub track_id: Option<String>,
     pub position_s: f64,
     pub autoplay: bool,
+    /// A sentence to show once the page is there (files that could not be added).
+    pub message: Option<String>,
 }
 
 /// An error the page can show.
@@ -126,7 +128,7 @@ pub async fn open_files(
     // Probing files reads them: off the async runtime's threads.
     let added = tauri::async_runtime::spawn_blocking(move || {
         let desktop = app.state::<Desktop>();
-        desktop.add_files(&app, &paths)
+        desktop.add_files(&app, &paths, false)
     })
     .await
     .map_err(|e| CommandError {
@@ -155,9 +157,16 @@ pub enum NativeRequest {
     Pause,
     Toggle,
     #[serde(rename_all = "camelCase")]
-    Seek { position_s: f64 },
-    Volume { value: f64 },
-    Enhance { preset: String, intensity: f64 },
+    Seek {
+        position_s: f64,
+    },
+    Volume {
+        value: f64,
+    },
+    Enhance {
+        preset: String,
+        intensity: f64,
+    },
     State,
 }
 
@@ -174,7 +183,11 @@ pub fn native(
 /// The web view's media session asks for the next or previous track (its `nexttrack` /
 /// `previoustrack` handlers): the queue decides.
 #[tauri::command]
-pub fn media(app: AppHandle, desktop: State<'_, Desktop>, command: String) -> Result<(), CommandError> {
+pub fn media(
+    app: AppHandle,
+    desktop: State<'_, Desktop>,
+    command: String,
+) -> Result<(), CommandError> {
     use crate::media_session::MediaCommand;
     let cmd = match command.as_str() {
         "next" => MediaCommand::Next,

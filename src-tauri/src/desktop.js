@@ -45,6 +45,33 @@
     /* storage disabled: the page uses its defaults */
   }
 
+  // ---- 2. the output path, decided before the page's scripts run: the web view's media
+  // element (MSE) when it can play Opus in WebM, else — or when forced — the native output.
+  // On the native path nothing may play in the page: a running AudioContext alone makes the
+  // web view publish an OS media session of its own, next to the native one. Without Web
+  // Audio the page falls back to plain element volume, which the native path does not use.
+  function mseWorks() {
+    try {
+      return typeof MediaSource !== 'undefined' && MediaSource.isTypeSupported('audio/webm; codecs="opus"');
+    } catch (_) {
+      return false;
+    }
+  }
+  const nativeReason =
+    BOOT.output === 'native'
+      ? 'forced (--native-output, SONANCE_OUTPUT=native or the setting)'
+      : mseWorks()
+        ? null
+        : 'this web view cannot play Opus in WebM (MSE)';
+  if (nativeReason) {
+    try {
+      Object.defineProperty(window, 'AudioContext', { value: undefined, configurable: true, writable: true });
+      Object.defineProperty(window, 'webkitAudioContext', { value: undefined, configurable: true, writable: true });
+    } catch (_) {
+      /* keep it */
+    }
+  }
+
   let page = null; // window.__sonance
   let started = false;
   let pending = null;
@@ -150,7 +177,7 @@
     if (b) b.click();
   }
 
-  // ---- 2. commands from the shell
+  // ---- 3. commands from the shell
   function command(c) {
     if (!page || !c || typeof c.name !== 'string') return false;
     const p = page.player;
@@ -190,10 +217,23 @@
         if (alert) alert.textContent = String(c.arg || '');
         break;
       }
-      case 'tracksChanged':
-        if (typeof page.reloadTracks === 'function') page.reloadTracks();
-        else if (!p.track || page.audio.paused) location.reload();
+      case 'tracksChanged': {
+        // New tracks in the queue. The page lists tracks once, at start: reload it when we are
+        // about to switch tracks anyway (or nothing plays); `startup` then says where to go.
+        // While music plays the queue (media keys, Next) has them already.
+        const restart = !!(c.arg && c.arg.restart);
+        if (typeof page.reloadTracks === 'function') {
+          void Promise.resolve(page.reloadTracks()).then(() => {
+            if (restart) {
+              started = false;
+              openStartTrack(true);
+            }
+          });
+        } else if (restart || !p.track || page.audio.paused) {
+          location.reload();
+        }
         break;
+      }
       default:
         return false;
     }
@@ -201,19 +241,10 @@
     return true;
   }
 
-  // ---- 3. the output path: the web view's media element, or the native output (cpal)
-  // when the web view cannot play Opus in WebM through MSE or the native path is forced.
-  // The native path keeps the page's controls: it stands in for the page's Player methods
-  // (load, play, pause, seek, preset) and reports position and state back through them.
+  // ---- 4. the native output path keeps the page's controls: it stands in for the page's
+  // Player methods (load, play, pause, seek, preset) and reports position and state back
+  // through them.
   let native = null;
-
-  function mseWorks() {
-    try {
-      return typeof MediaSource !== 'undefined' && MediaSource.isTypeSupported('audio/webm; codecs="opus"');
-    } catch (_) {
-      return false;
-    }
-  }
 
   function useNative(reason) {
     const p = page.player;
@@ -309,17 +340,22 @@
     nativeState: () => (native ? native.state() : Promise.resolve(null)),
   });
 
-  // ---- 4. the start track, once the page has listed the tracks
-  function openStartTrack() {
-    if (started || !page || page.player.track) return;
+  // ---- 5. the start track, once the page has listed the tracks
+  function openStartTrack(force) {
+    if (started || !page || (page.player.track && !force)) return;
     if (!document.querySelector('#track-list tr[data-id]')) return;
     started = true;
     invoke('startup')
       .then((start) => {
-        if (!start || !start.trackId || page.player.track) return;
+        if (!start) return;
+        const show = () => {
+          const alert = $('alert');
+          if (alert && start.message) alert.textContent = start.message;
+        };
+        if (!start.trackId || (page.player.track && !force)) return show();
         markCurrent(start.trackId);
         log('start', start);
-        return page.player.load(start.trackId, { autoplay: !!start.autoplay, position: Number(start.positionS) || 0 });
+        return page.player.load(start.trackId, { autoplay: !!start.autoplay, position: Number(start.positionS) || 0 }).then(show);
       })
       .catch((e) => log('startup failed', e));
   }
@@ -330,8 +366,7 @@
       log('the page did not start (no window.__sonance)');
       return;
     }
-    if (BOOT.output === 'native') useNative('forced (--native-output, SONANCE_OUTPUT=native or the setting)');
-    else if (!mseWorks()) useNative('this web view cannot play Opus in WebM (MSE)');
+    if (nativeReason) useNative(nativeReason);
     if (native) {
       native.state().then((s) => showOutput(`Native audio · ${s.audible ? s.device : 'no sound device (silent)'}`, `Playing through the native output: ${native.reason}`));
     } else {
@@ -348,8 +383,8 @@
     setInterval(() => report(false), REPORT_EVERY_MS);
 
     const list = $('track-list');
-    if (list) new MutationObserver(openStartTrack).observe(list, { childList: true });
-    openStartTrack();
+    if (list) new MutationObserver(() => openStartTrack(false)).observe(list, { childList: true });
+    openStartTrack(false);
 
     document.addEventListener('keydown', (e) => {
       if ((e.ctrlKey || e.metaKey) && !e.altKey && (e.key === 'o' || e.key === 'O')) {

@@ -49,8 +49,6 @@ impl<T: Clone + PartialEq> Queue<T> {
         self.items.len() - before
     }
 
-
-
     /// The current item.
     #[cfg(test)]
     pub fn current(&self) -> Option<&T> {
@@ -79,7 +77,6 @@ impl<T: Clone + PartialEq> Queue<T> {
         self.current = Some(i);
         Some(item)
     }
-
 
     /// Previous: restart the current item when `position_s` is past [`RESTART_AFTER_S`] or it
     /// is the first; otherwise move to the item before it.

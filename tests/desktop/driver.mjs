@@ -104,6 +104,7 @@ export class Session {
       method,
       headers: { 'content-type': 'application/json' },
       body: body === undefined ? undefined : JSON.stringify(body),
+      signal: AbortSignal.timeout(90_000),
     });
     const json = await res.json().catch(() => ({}));
     if (!res.ok) throw new Error(`WebDriver ${method} ${path}: ${res.status} ${JSON.stringify(json.value ?? json).slice(0, 500)}`);
@@ -172,7 +173,7 @@ export class Session {
   /** Close the app (the driver closes its window) and wait until its process has exited. */
   async close() {
     try {
-      await fetch(`${this.base}/session/${this.id}`, { method: 'DELETE' });
+      await fetch(`${this.base}/session/${this.id}`, { method: 'DELETE', signal: AbortSignal.timeout(20_000) });
     } finally {
       await this.driver.stop();
     }
@@ -226,6 +227,7 @@ export async function launchApp({ files = [], args = [], home, env = {} } = {}) 
     await until(async () => (await fetch(`${base}/status`)).ok, { timeoutMs: 15_000, everyMs: 100, what: 'tauri-driver /status' });
     const res = await fetch(`${base}/session`, {
       method: 'POST',
+      signal: AbortSignal.timeout(60_000),
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({
         capabilities: {

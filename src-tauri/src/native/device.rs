@@ -41,7 +41,10 @@ impl Drop for Device {
 
 /// Open the default output device (or the silent clock) and start pulling from `sink`.
 /// `SONANCE_NATIVE_DEVICE=none` forces the silent clock (tests).
-pub fn open(make_sink: impl FnOnce(u32) -> Sink + Send + 'static, shared: Arc<Shared>) -> std::io::Result<Device> {
+pub fn open(
+    make_sink: impl FnOnce(u32) -> Sink + Send + 'static,
+    shared: Arc<Shared>,
+) -> std::io::Result<Device> {
     let stop = Arc::new(AtomicBool::new(false));
     let (info_tx, info_rx) = mpsc::channel::<DeviceInfo>();
     let thread_stop = Arc::clone(&stop);
@@ -61,7 +64,9 @@ pub fn open(make_sink: impl FnOnce(u32) -> Sink + Send + 'static, shared: Arc<Sh
                         drop(stream);
                         return;
                     }
-                    Err(why) => log::warn!("native output: no usable audio device ({why}); using a silent clock"),
+                    Err(why) => log::warn!(
+                        "native output: no usable audio device ({why}); using a silent clock"
+                    ),
                 }
             }
             let Some(make) = make_sink.take() else {
@@ -114,14 +119,19 @@ fn open_cpal<F: FnOnce(u32) -> Sink + Send + 'static>(
         None => {
             let d = device.default_output_config().map_err(|e| e.to_string())?;
             if d.sample_format() != cpal::SampleFormat::F32 {
-                return Err(format!("the device wants {:?} samples, not f32", d.sample_format()));
+                return Err(format!(
+                    "the device wants {:?} samples, not f32",
+                    d.sample_format()
+                ));
             }
             d.config()
         }
     };
     let channels = usize::from(config.channels);
     let rate = config.sample_rate;
-    let make = make_sink.take().ok_or("the audio callback was already used")?;
+    let make = make_sink
+        .take()
+        .ok_or("the audio callback was already used")?;
     let mut sink = make(rate);
     let cb_shared = Arc::clone(shared);
     let stream = device

@@ -44,6 +44,10 @@ struct Rendered {
     pcm: Arc<Vec<f32>>,
 }
 
+/// The chunk after the current one, rendering on a helper thread: (chunk, enhancement key,
+/// the thread).
+type Prefetch = (u64, String, JoinHandle<sonance_engine::Result<Vec<f32>>>);
+
 struct Job {
     track: Arc<Track>,
     enh: Enhancement,
@@ -51,7 +55,7 @@ struct Job {
     /// Next track frame to emit (fractional when resampling).
     pos: f64,
     current: Option<Rendered>,
-    next: Option<(u64, String, JoinHandle<sonance_engine::Result<Vec<f32>>>)>,
+    next: Option<Prefetch>,
     done: bool,
     /// Blocks of the previous epoch still queued when it changed: the ring may hold that
     /// many more until the callback reaches the new epoch (it drops them quickly).
@@ -83,7 +87,11 @@ pub fn run(
         let busy = job
             .as_ref()
             .is_some_and(|j| !j.done && queued(&tx) < j.target(&shared));
-        let wait = if busy { Duration::ZERO } else { Duration::from_millis(10) };
+        let wait = if busy {
+            Duration::ZERO
+        } else {
+            Duration::from_millis(10)
+        };
         match rx.recv_timeout(wait) {
             Ok(c) => {
                 handle(&engine, c, &mut job, &shared, queued(&tx));
@@ -117,7 +125,12 @@ fn queued(tx: &rtrb::Producer<Block>) -> usize {
 
 fn handle(engine: &Arc<Engine>, c: Control, job: &mut Option<Job>, shared: &Shared, queued: usize) {
     match c {
-        Control::Load { track, enh, at, epoch } => {
+        Control::Load {
+            track,
+            enh,
+            at,
+            epoch,
+        } => {
             *job = Some(Job {
                 track,
                 enh,
@@ -159,7 +172,12 @@ fn handle(engine: &Arc<Engine>, c: Control, job: &mut Option<Job>, shared: &Shar
             j.stale = queued;
             // Unless a seek came in meanwhile (it set switch_at to 0 and a newer epoch, and its
             // own message follows this one).
-            let _ = shared.switch_at.compare_exchange(u64::MAX, at.max(1), Ordering::AcqRel, Ordering::Relaxed);
+            let _ = shared.switch_at.compare_exchange(
+                u64::MAX,
+                at.max(1),
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            );
         }
     }
 }
@@ -171,7 +189,12 @@ fn chunk_of(track: &Track, frame: u64) -> u64 {
         .min(track.plan().count().saturating_sub(1))
 }
 
-fn render(engine: &Engine, track: &Track, n: u64, enh: &Enhancement) -> sonance_engine::Result<Rendered> {
+fn render(
+    engine: &Engine,
+    track: &Track,
+    n: u64,
+    enh: &Enhancement,
+) -> sonance_engine::Result<Rendered> {
     let started = std::time::Instant::now();
     let pcm = engine.chunk_pcm(track, n, enh)?;
     let (start, _) = track.plan().frames(n)?;
@@ -189,7 +212,11 @@ fn render(engine: &Engine, track: &Track, n: u64, enh: &Enhancement) -> sonance_
 
 /// The stereo frame at track frame `i`, rendering (or taking the prefetched) chunk as needed.
 /// `None` past the end of the track.
-fn frame_at(engine: &Arc<Engine>, j: &mut Job, i: u64) -> sonance_engine::Result<Option<(f32, f32)>> {
+fn frame_at(
+    engine: &Arc<Engine>,
+    j: &mut Job,
+    i: u64,
+) -> sonance_engine::Result<Option<(f32, f32)>> {
     if i >= j.track.plan().total_frames() {
         return Ok(None);
     }
@@ -219,7 +246,7 @@ fn frame_at(engine: &Arc<Engine>, j: &mut Job, i: u64) -> sonance_engine::Result
         j.current = Some(r);
         // Start rendering the chunk after it.
         if n + 1 < j.track.plan().count() {
-            let (engine, track, enh) = (Arc::clone(engine), Arc::clone(&j.track), j.enh.clone());
+            let (engine, track, enh) = (Arc::clone(engine), Arc::clone(&j.track), j.enh);
             let handle = std::thread::Builder::new()
                 .name("native-prefetch".into())
                 .spawn(move || engine.chunk_pcm(&track, n + 1, &enh));
@@ -236,7 +263,11 @@ fn frame_at(engine: &Arc<Engine>, j: &mut Job, i: u64) -> sonance_engine::Result
 }
 
 /// The next block of device frames, or `None` at the end of the track.
-fn next_block(engine: &Arc<Engine>, j: &mut Job, step: f64) -> sonance_engine::Result<Option<Block>> {
+fn next_block(
+    engine: &Arc<Engine>,
+    j: &mut Job,
+    step: f64,
+) -> sonance_engine::Result<Option<Block>> {
     let mut b = Block::EMPTY;
     b.epoch = j.epoch;
     b.start = j.pos as u64;

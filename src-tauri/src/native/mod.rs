@@ -85,7 +85,14 @@ impl NativeOutput {
     }
 
     /// Load `track` at `position_s`; play at once when `autoplay`.
-    pub fn load(&self, track_id: &str, track: Arc<Track>, enh: Enhancement, position_s: f64, autoplay: bool) {
+    pub fn load(
+        &self,
+        track_id: &str,
+        track: Arc<Track>,
+        enh: Enhancement,
+        position_s: f64,
+        autoplay: bool,
+    ) {
         let at = to_frame(position_s, &track);
         self.shared.playing.store(false, Ordering::Relaxed);
         self.shared.ended.store(false, Ordering::Relaxed);
@@ -94,10 +101,15 @@ impl NativeOutput {
         *self.loaded.lock().unwrap_or_else(|e| e.into_inner()) = Some(Loaded {
             track_id: track_id.to_string(),
             track: Arc::clone(&track),
-            enh: enh.clone(),
+            enh,
             pending_seek: Some(at),
         });
-        self.send(Control::Load { track, enh, at, epoch });
+        self.send(Control::Load {
+            track,
+            enh,
+            at,
+            epoch,
+        });
         if autoplay {
             self.play();
         }
@@ -108,7 +120,12 @@ impl NativeOutput {
         if ended {
             self.seek(0.0);
         }
-        if self.loaded.lock().unwrap_or_else(|e| e.into_inner()).is_some() {
+        if self
+            .loaded
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_some()
+        {
             self.shared.playing.store(true, Ordering::Relaxed);
         }
     }
@@ -149,14 +166,13 @@ impl NativeOutput {
         if l.enh.key() == enh.key() {
             return;
         }
-        l.enh = enh.clone();
+        l.enh = enh;
         // New epoch now, but the old blocks play on (switch_at = ∞) until the feeder has
         // rendered the new chunk and sets the real switch frame.
         let epoch = self.bump_epoch(u64::MAX);
         drop(loaded);
         self.send(Control::Switch { enh, epoch });
     }
-
 
     /// The state for the page and the media session.
     pub fn state(&self) -> NativeState {

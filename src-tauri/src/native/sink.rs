@@ -225,7 +225,10 @@ mod tests {
         sink.fill(&mut out, 2, &shared);
         assert_eq!(shared.position.load(Ordering::Relaxed), 600);
         assert!(out[0] > 0.0 && out[0] < 0.01, "ramps in from silence");
-        assert!((out[out.len() - 1] - 0.5).abs() < 1e-6, "full level after the ramp");
+        assert!(
+            (out[out.len() - 1] - 0.5).abs() < 1e-6,
+            "full level after the ramp"
+        );
         assert_eq!(shared.underruns.load(Ordering::Relaxed), 0);
     }
 
@@ -271,13 +274,20 @@ mod tests {
         tx.push(block(1, 960, 0.9)).unwrap();
         let mut out = vec![0.0f32; 860 * 2];
         sink.fill(&mut out, 2, &shared);
-        assert_eq!(shared.position.load(Ordering::Relaxed), 960, "old material up to the switch");
+        assert_eq!(
+            shared.position.load(Ordering::Relaxed),
+            960,
+            "old material up to the switch"
+        );
         assert!((out[out.len() - 2] - 0.1).abs() < 1e-6);
         let mut out = vec![0.0f32; 10 * 2];
         sink.fill(&mut out, 2, &shared);
         assert_eq!(shared.played_epoch.load(Ordering::Relaxed), 1);
         assert_eq!(shared.position.load(Ordering::Relaxed), 970);
-        assert!((out[18] - 0.9).abs() < 1e-6, "the new rendering continues at full level");
+        assert!(
+            (out[18] - 0.9).abs() < 1e-6,
+            "the new rendering continues at full level"
+        );
     }
 
     #[test]
@@ -304,7 +314,11 @@ mod tests {
         let mut out = vec![0.0f32; 200 * 3];
         sink.fill(&mut out, 3, &shared);
         assert!(shared.ended.load(Ordering::Relaxed));
-        assert_eq!(shared.underruns.load(Ordering::Relaxed), 0, "running out after the end is no underrun");
+        assert_eq!(
+            shared.underruns.load(Ordering::Relaxed),
+            0,
+            "running out after the end is no underrun"
+        );
         assert_eq!(out[2], 0.0, "third channel silent");
     }
 }
