@@ -474,6 +474,7 @@ pub fn run(
             }
         })
         .build(context)?;
+    quit_on_signals(app.handle());
     app.run(|app, event| {
         if let RunEvent::Exit = event {
             if let Some(d) = app.try_state::<Desktop>() {
@@ -482,6 +483,36 @@ pub fn run(
         }
     });
     Ok(())
+}
+
+/// SIGTERM, SIGINT and SIGHUP (a session logging out, Ctrl+C in a terminal) end the app the
+/// way closing its window does, so settings are saved.
+fn quit_on_signals(app: &AppHandle) {
+    #[cfg(unix)]
+    {
+        use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+        let mut signals = match signal_hook::iterator::Signals::new([SIGTERM, SIGINT, SIGHUP]) {
+            Ok(s) => s,
+            Err(e) => {
+                log::warn!("cannot watch for termination signals: {e}");
+                return;
+            }
+        };
+        let app = app.clone();
+        let spawned = std::thread::Builder::new()
+            .name("signals".into())
+            .spawn(move || {
+                if let Some(sig) = signals.forever().next() {
+                    log::info!("signal {sig}: quitting");
+                    app.exit(0);
+                }
+            });
+        if let Err(e) = spawned {
+            log::warn!("cannot watch for termination signals: {e}");
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = app;
 }
 
 fn setup(
