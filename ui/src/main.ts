@@ -28,6 +28,9 @@ declare global {
 const STORE_PRESET = 'sonance.preset';
 const STORE_INTENSITY = 'sonance.intensity';
 const STORE_VOLUME = 'sonance.volume';
+/** What the A/B control compares with: the original at the preset's loudness. */
+const AB_PRESET = 'original-matched';
+const VOLUME_STEP = 5;
 
 function stored(key: string): string | null {
   try {
@@ -75,6 +78,11 @@ function start(): void {
   const intensity = $('intensity') as HTMLInputElement;
   const volume = $('volume') as HTMLInputElement;
   const seekInput = $('seek') as HTMLInputElement;
+  const abBtn = $('ab') as HTMLButtonElement;
+  const presetDesc = $('preset-desc');
+  const descriptions = new Map<string, string>();
+  /** A/B on: `original-matched` plays while the selector keeps the chosen preset. */
+  let abOn = false;
 
   let autoAdvanced = false;
   let preview: number | null = null;
@@ -129,7 +137,7 @@ function start(): void {
     nowTitle.textContent = t ? t.title : 'Nothing playing';
     nowSub.textContent = t ? [t.artist, t.album].filter(Boolean).join(' — ') : '';
     seekBar.setDuration(t?.duration_s ?? 0);
-    if (presetSel.value !== player.preset && [...presetSel.options].some((o) => o.value === player.preset)) {
+    if (!abOn && presetSel.value !== player.preset && [...presetSel.options].some((o) => o.value === player.preset)) {
       presetSel.value = player.preset;
     }
     const iv = String(Math.round(player.intensity * 100));
@@ -137,6 +145,19 @@ function start(): void {
     if (intensity.value !== iv && document.activeElement !== intensity && intensityTimer === null) {
       intensity.value = iv;
     }
+  }
+
+  function renderPreset(): void {
+    abBtn.setAttribute('aria-pressed', String(abOn));
+    abBtn.disabled = !descriptions.has(AB_PRESET) || presetSel.value === AB_PRESET;
+    presetDesc.textContent = abOn ? `B: ${descriptions.get(AB_PRESET) ?? AB_PRESET}` : (descriptions.get(presetSel.value) ?? '');
+    presetDesc.title = presetDesc.textContent;
+  }
+
+  function setAb(on: boolean): void {
+    abOn = on && descriptions.has(AB_PRESET) && presetSel.value !== AB_PRESET;
+    player.setPreset(abOn ? AB_PRESET : presetSel.value);
+    renderPreset();
   }
 
   function showMessage(msg: string | null): void {
@@ -187,8 +208,12 @@ function start(): void {
 
   presetSel.addEventListener('change', () => {
     store(STORE_PRESET, presetSel.value);
+    abOn = false;
     player.setPreset(presetSel.value);
+    renderPreset();
   });
+
+  abBtn.addEventListener('click', () => setAb(!abOn));
 
   intensity.addEventListener('change', () => {
     if (intensityTimer !== null) clearTimeout(intensityTimer);
@@ -200,6 +225,11 @@ function start(): void {
       player.setIntensity(x);
     }, 150);
   });
+
+  function stepVolume(delta: number): void {
+    volume.value = String(Math.max(0, Math.min(100, Number(volume.value) + delta)));
+    volume.dispatchEvent(new Event('input', { bubbles: true }));
+  }
 
   volume.addEventListener('input', () => {
     const v = Number(volume.value) / 100;
@@ -220,6 +250,12 @@ function start(): void {
       if (!player.track) return;
       e.preventDefault();
       player.seek(player.currentTime + (e.key === 'ArrowLeft' ? -5 : 5));
+    } else if ((e.key === 'ArrowUp' || e.key === 'ArrowDown') && !otherSlider) {
+      e.preventDefault();
+      stepVolume(e.key === 'ArrowUp' ? VOLUME_STEP : -VOLUME_STEP);
+    } else if ((e.key === 'b' || e.key === 'B') && !e.repeat) {
+      e.preventDefault();
+      abBtn.click();
     }
   });
   // Buttons activate on Space keyup: the keydown handler already toggled.
@@ -241,7 +277,12 @@ function start(): void {
   intensity.value = String(Math.round(player.intensity * 100));
 
   // ---- load library
-  void loadPresets(bridge, player, presetSel).catch((e) => showMessage(`Presets could not be loaded: ${messageOf(e)}`));
+  void loadPresets(bridge, player, presetSel)
+    .then((presets) => {
+      for (const p of presets) descriptions.set(p.name, p.description);
+    })
+    .finally(renderPreset)
+    .catch((e) => showMessage(`Presets could not be loaded: ${messageOf(e)}`));
   bridge
     .tracks()
     .then((tracks) => {
@@ -256,7 +297,7 @@ function start(): void {
   renderTime();
 }
 
-async function loadPresets(bridge: Bridge, player: Player, select: HTMLSelectElement): Promise<void> {
+async function loadPresets(bridge: Bridge, player: Player, select: HTMLSelectElement): Promise<Preset[]> {
   let presets: Preset[];
   try {
     presets = await bridge.presets();
@@ -281,6 +322,7 @@ async function loadPresets(bridge: Bridge, player: Player, select: HTMLSelectEle
   select.value = choice;
   if (!player.track) player.preset = choice;
   else player.setPreset(choice);
+  return presets;
 }
 
 if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', start);
