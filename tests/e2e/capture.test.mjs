@@ -1,6 +1,6 @@
 // The join test, the way joins are heard: play a track through MSE in
 // Chromium, record the element's output with an AudioWorklet on
-// window.__sonance.tap at 48 kHz, align it with the source by
+// window.__sonance.tap at the context's rate, align it with the source by
 // cross-correlation and compare the error in ±20 ms around each join with the
 // 99th percentile of the error in 40 ms windows inside the chunks (NOTES §1).
 import { after, before, test } from 'node:test';
@@ -73,7 +73,7 @@ test('capture: joins of pink noise are not louder than coding noise (≤ 3 dB)',
     };
     return ctx.sampleRate;
   }, RECORDER);
-  assert.equal(rate, 48000, 'the AudioContext runs at 48 kHz');
+  assert.ok(rate === 44100 || rate === 48000, `the AudioContext runs at the device's rate (${rate} Hz)`);
 
   const tracks = await (await fetch(new URL('api/tracks', server.url))).json();
   await trackButton(page, tracks[0].title).click();
@@ -114,7 +114,7 @@ test('capture: joins of pink noise are not louder than coding noise (≤ 3 dB)',
   }
   const buf = Buffer.concat(pieces);
   const captured = new Float32Array(buf.buffer, buf.byteOffset, buf.byteLength / 4);
-  const source = await decodeF32(file);
+  const source = await decodeF32(file, rate);
 
   // Chunk joins, and the span joins inside each chunk (a chunk is a 1 s span, then 5 s spans:
   // crates/engine/src/pipeline.rs), where one encoder hands over to the next.
@@ -123,7 +123,7 @@ test('capture: joins of pink noise are not louder than coding noise (≤ 3 dB)',
     if (c > 0) joins.push(c);
     for (let s = c + 1; s < Math.min(c + CHUNK, SECONDS); s += 5) joins.push(s);
   }
-  const r = analyseJoins(source, captured, joins, 48000);
+  const r = analyseJoins(source, captured, joins, rate);
   for (const j of r.joins) console.log(`# join at ${j.time.toFixed(2)} s: ${j.db.toFixed(1)} dB over the 99th percentile of coding error (offset ${j.offset})`);
   console.log(`# aligned SNR ${r.snrDb.toFixed(1)} dB, gain ${r.gain.toFixed(3)}`);
   assert.deepEqual(waits, [], 'no waiting while playing through the joins');

@@ -28,11 +28,11 @@ export async function ffmpeg(args) {
   await run('nice', ['-n', '5', 'ffmpeg', '-hide_banner', '-v', 'error', '-y', ...args], { maxBuffer: 1 << 20 });
 }
 
-/** Decode a file to interleaved 48 kHz stereo float32 (soxr resampler). */
-export async function decodeF32(file) {
+/** Decode a file to interleaved stereo float32 at `rate` (default 48 kHz; soxr resampler). */
+export async function decodeF32(file, rate = 48000) {
   const { stdout } = await run(
     'ffmpeg',
-    ['-hide_banner', '-v', 'error', '-i', file, '-af', 'aresample=resampler=soxr:precision=28', '-ac', '2', '-ar', '48000', '-f', 'f32le', '-'],
+    ['-hide_banner', '-v', 'error', '-i', file, '-af', 'aresample=resampler=soxr:precision=28', '-ac', '2', '-ar', String(rate), '-f', 'f32le', '-'],
     { encoding: 'buffer', maxBuffer: 1 << 30 },
   );
   return new Float32Array(stdout.buffer, stdout.byteOffset, stdout.byteLength / 4);

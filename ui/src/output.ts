@@ -109,7 +109,10 @@ export class AudioOutput {
     const C = w.AudioContext ?? w.webkitAudioContext;
     if (!C) return;
     try {
-      this.context = new C({ latencyHint: 'playback', sampleRate: 48000 });
+      // The output device's own rate: a context forced to another rate is resampled, and
+      // WebKitGTK (2.50) then slips ~3 ms of audio about once a second (measured by
+      // tests/desktop/capture.test.mjs with a 48 kHz context on its 44.1 kHz output).
+      this.context = new C({ latencyHint: 'playback' });
     } catch {
       try {
         this.context = new C();
