@@ -91,7 +91,8 @@
       durationS: t ? Number(t.duration_s) || 0 : 0,
       positionS: Number(p.currentTime) || 0,
       playing: !!t && !page.audio.paused,
-      preset: p.preset || null,
+      // The chosen preset (the selector), not `original-matched` while A/B is on.
+      preset: ($('preset') && $('preset').value) || p.preset || null,
       intensity: Number(p.intensity),
       volume: vol ? Number(vol.value) / 100 : 1,
       error: p.error || null,

@@ -82,12 +82,29 @@ test('opens on the demo track, plays across a join, switches rendering, remember
     await until(async () => (await app.state()).currentTime > tAfter + 1, { what: 'playback to go on after the switch' });
     assert.equal((await app.state()).error, null);
 
-    // Volume: a setting to survive the restart.
+    // A/B with the B key: `original-matched` plays while the selector keeps the preset; B
+    // again goes back to it. The preset's description is shown under the selector.
+    const key = (k) => app.exec((k) => document.body.dispatchEvent(new KeyboardEvent('keydown', { key: k, bubbles: true, cancelable: true })), k);
+    assert.ok((await app.exec(() => document.getElementById('preset-desc').textContent)).length > 3, 'the preset is described');
+    await key('b');
+    const abKey = `original-matched@${switched.intensity}`;
+    await until(async () => (await app.state()).appends.some((a) => a.key === abKey), { what: `B to play ${abKey}` });
+    const ab = await app.exec(() => ({ pressed: document.getElementById('ab').getAttribute('aria-pressed'), preset: document.getElementById('preset').value }));
+    assert.deepEqual(ab, { pressed: 'true', preset: other ? other.name : before.preset }, 'A/B on, the selector keeps the chosen preset');
+    await key('b');
+    await until(async () => {
+      const s = await app.state();
+      return s.key === newKey && s.appends.at(-1).key === newKey ? s : null;
+    }, { what: `B again to go back to ${newKey}` });
+
+    // Volume: ↓ steps it down by 5 %, and it is a setting that survives the restart.
     await app.exec(() => {
       const v = document.getElementById('volume');
-      v.value = '40';
+      v.value = '45';
       v.dispatchEvent(new Event('input', { bubbles: true }));
     });
+    await key('ArrowDown');
+    assert.equal(await app.exec(() => document.getElementById('volume').value), '40', '↓ lowers the volume');
 
     // A clean screenshot of the main window while playing.
     await sleep(600);

@@ -3,7 +3,8 @@
 // source, captured: interleaved stereo float32 at `rate`.
 // Returns per join: the RMS error in ±20 ms around the join relative to the
 // 99th percentile of the RMS error of 40 ms windows (10 ms hop) within ±1 s
-// of the join, excluding ±40 ms around it, in dB.
+// of the join (`aroundS`), excluding ±40 ms around it, in dB. Each join's
+// alignment is refined within ±`search` samples of the global one.
 
 export function fft(re, im, inverse = false) {
   const n = re.length;
@@ -76,7 +77,7 @@ function percentile(values, p) {
   return s[idx];
 }
 
-export function analyseJoins(source, captured, joinTimes, rate = 48000) {
+export function analyseJoins(source, captured, joinTimes, rate = 48000, { aroundS = 1, search = 96 } = {}) {
   const src = mono(source);
   const cap = mono(captured);
   // Global alignment on an excerpt from the middle of the playing part.
@@ -91,7 +92,7 @@ export function analyseJoins(source, captured, joinTimes, rate = 48000) {
   const win = Math.round(rate * 0.04);
   const half = Math.round(rate * 0.02);
   const hop = Math.round(rate * 0.01);
-  const around = rate; // ±1 s
+  const around = Math.round(rate * aroundS);
   const results = [];
   let sigTotal = 0;
   let errTotal = 0;
@@ -104,7 +105,7 @@ export function analyseJoins(source, captured, joinTimes, rate = 48000) {
     // Local refinement of the offset (±2 ms) and least-squares gain.
     let bestOff = globalOffset;
     let bestErr = Infinity;
-    for (let d = -96; d <= 96; d++) {
+    for (let d = -search; d <= search; d++) {
       const off = globalOffset + d;
       if (lo + off < 0 || hi + off >= cap.length) continue;
       let sxy = 0, sxx = 0, syy = 0;
