@@ -177,7 +177,10 @@ export class Session {
     } finally {
       await this.driver.stop();
     }
-    const exited = () => until(async () => !(await appRunning()), { timeoutMs: 10_000, what: 'the app to exit' }).then(() => true, () => false);
+    // Gone means: no process, and its single-instance name released on the session bus (else
+    // the next launch would try to hand over to it).
+    const gone = async () => !(await appRunning()) && !(await busNames().catch(() => [])).some((n) => n.includes('sonance') && n.endsWith('.SingleInstance'));
+    const exited = () => until(gone, { timeoutMs: 10_000, what: 'the app to exit' }).then(() => true, () => false);
     if (await exited()) return;
     // Now and then (about one close in ten here) WebKitWebDriver ends the session without the
     // window closing; the app then idles in its event loop. Ask it to quit the way a desktop
@@ -352,8 +355,13 @@ export function mprisGet(prop) {
   return dbus(`--dest=${MPRIS}`, '/org/mpris/MediaPlayer2', 'org.freedesktop.DBus.Properties.Get', 'string:org.mpris.MediaPlayer2.Player', `string:${prop}`);
 }
 
+/** Well-known names on the session bus. */
+export async function busNames() {
+  const out = await dbus('--dest=org.freedesktop.DBus', '/org/freedesktop/DBus', 'org.freedesktop.DBus.ListNames');
+  return [...out.matchAll(/string "([^":][^"]*)"/g)].map((m) => m[1]);
+}
+
 /** Bus names that look like MPRIS players. */
 export async function mprisNames() {
-  const out = await dbus('--dest=org.freedesktop.DBus', '/org/freedesktop/DBus', 'org.freedesktop.DBus.ListNames');
-  return [...out.matchAll(/string "(org\.mpris\.MediaPlayer2\.[^"]+)"/g)].map((m) => m[1]);
+  return (await busNames()).filter((n) => n.startsWith('org.mpris.MediaPlayer2.'));
 }
