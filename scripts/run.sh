@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
-# Set everything up and play FILES (default: the bundled demo track) in the Sonance player.
-# Opens the player in your browser via `sonance serve` on loopback.
+# Set everything up and play FILES (default: the bundled demo track) in the Sonance player:
+# the desktop app when there is a display, else (or with SONANCE_BROWSER=1) `sonance serve` on
+# loopback, opened in your browser.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
+if [ -z "${SONANCE_BROWSER:-}" ] && { [ -n "${DISPLAY:-}" ] || [ -n "${WAYLAND_DISPLAY:-}" ]; }; then
+  exec target/release/sonance-desktop "$@"
+fi
 [ $# -gt 0 ] || set -- assets/demo.flac
 exec target/release/sonance serve --port "${SONANCE_PORT:-8411}" "$@" | while read -r line; do
   echo "$line"
