@@ -16,11 +16,12 @@ for dep in gstreamer1.0-plugins-bad gstreamer1.0-plugins-good gstreamer1.0-plugi
   grep -Eq "(^|, )$dep( |,|$)" <<<"$depends" || fail "Depends lacks $dep (Depends: $depends)"
 done
 
-files=$(dpkg-deb --contents "$deb" | awk '{print $NF}')
-for f in ./usr/bin/sonance-desktop ./usr/share/applications/Sonance.desktop ./usr/lib/Sonance/demo.flac; do
+# Paths as dpkg-deb lists them, without a leading './'.
+files=$(dpkg-deb --contents "$deb" | awk '{print $NF}' | sed 's|^\./||')
+for f in usr/bin/sonance-desktop usr/share/applications/Sonance.desktop usr/lib/Sonance/demo.flac; do
   grep -qxF "$f" <<<"$files" || fail "missing $f"
 done
-grep -q '^\./usr/share/icons/hicolor/.*/apps/sonance-desktop\.png$' <<<"$files" || fail "no icon under /usr/share/icons/hicolor"
+grep -q '^usr/share/icons/hicolor/.*/apps/sonance-desktop\.png$' <<<"$files" || fail "no icon under /usr/share/icons/hicolor"
 
 # The binary inside runs far enough to print its usage (links, is executable).
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
