@@ -78,16 +78,13 @@ impl Desktop {
         req: NativeRequest,
     ) -> Result<NativeState, CommandError> {
         let out = self.native(app)?;
+        // The page's choice: a preset, or `original-matched:CHOSEN` while A/B is on.
         let enhancement = |preset: &str, intensity: f64| {
-            let preset = preset
-                .parse()
-                .map_err(|e: sonance_engine::Error| CommandError {
+            sonance_engine::Enhancement::from_choice(preset, intensity as f32).map_err(|e| {
+                CommandError {
                     kind: "bad_parameter",
                     message: e.to_string(),
-                })?;
-            sonance_engine::Enhancement::new(preset, intensity as f32).map_err(|e| CommandError {
-                kind: "bad_parameter",
-                message: e.to_string(),
+                }
             })
         };
         match req {

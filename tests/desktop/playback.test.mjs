@@ -87,10 +87,12 @@ test('opens on the demo track, plays across a join, switches rendering, remember
     const key = (k) => app.exec((k) => document.body.dispatchEvent(new KeyboardEvent('keydown', { key: k, bubbles: true, cancelable: true })), k);
     assert.ok((await app.exec(() => document.getElementById('preset-desc').textContent)).length > 3, 'the preset is described');
     await key('b');
-    const abKey = `original-matched@${switched.intensity}`;
+    // The original at the chosen preset's loudness (`original-matched:CHOSEN`; bypass has none).
+    const chosen = other ? other.name : before.preset;
+    const abKey = `original-matched${chosen === 'bypass' ? '' : `:${chosen}`}@${switched.intensity}`;
     await until(async () => (await app.state()).appends.some((a) => a.key === abKey), { what: `B to play ${abKey}` });
     const ab = await app.exec(() => ({ pressed: document.getElementById('ab').getAttribute('aria-pressed'), preset: document.getElementById('preset').value }));
-    assert.deepEqual(ab, { pressed: 'true', preset: other ? other.name : before.preset }, 'A/B on, the selector keeps the chosen preset');
+    assert.deepEqual(ab, { pressed: 'true', preset: chosen }, 'A/B on, the selector keeps the chosen preset');
     await key('b');
     await until(async () => {
       const s = await app.state();

@@ -112,7 +112,7 @@ export class Bridge {
   }
 
   initSegment(id: TrackId, preset: string, intensity: number, signal?: AbortSignal): Promise<ArrayBuffer> {
-    return this.bytes(`api/tracks/${encodeURIComponent(String(id))}/init.webm`, { preset, intensity: formatIntensity(intensity) }, signal);
+    return this.bytes(`api/tracks/${encodeURIComponent(String(id))}/init.webm`, chunkQuery(preset, intensity), signal);
   }
 
   /** A whole chunk in one buffer (see {@link chunkStream} to read it as it arrives). */
@@ -221,8 +221,15 @@ function chunkPath(id: TrackId, n: number): string {
   return `api/tracks/${encodeURIComponent(String(id))}/chunks/${n}.webm`;
 }
 
+/**
+ * The query for a rendering. A preset may be `original-matched:CHOSEN` (the A/B
+ * original at CHOSEN's loudness): that is `preset=original-matched&match=CHOSEN`.
+ */
 function chunkQuery(preset: string, intensity: number): Record<string, string> {
-  return { preset, intensity: formatIntensity(intensity) };
+  const [name, match] = preset.split(':', 2) as [string, string | undefined];
+  const q: Record<string, string> = { preset: name, intensity: formatIntensity(intensity) };
+  if (match) q.match = match;
+  return q;
 }
 
 /** A server message as a sentence: capital first letter, final punctuation. */

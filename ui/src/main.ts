@@ -30,6 +30,11 @@ const STORE_INTENSITY = 'sonance.intensity';
 const STORE_VOLUME = 'sonance.volume';
 /** What the A/B control compares with: the original at the preset's loudness. */
 const AB_PRESET = 'original-matched';
+
+/** The A/B original for the chosen preset: at that preset's loudness (bypass has none to match). */
+function abChoice(chosen: string): string {
+  return chosen === 'bypass' ? AB_PRESET : `${AB_PRESET}:${chosen}`;
+}
 const VOLUME_STEP = 5;
 
 function stored(key: string): string | null {
@@ -156,7 +161,7 @@ function start(): void {
 
   function setAb(on: boolean): void {
     abOn = on && descriptions.has(AB_PRESET) && presetSel.value !== AB_PRESET;
-    player.setPreset(abOn ? AB_PRESET : presetSel.value);
+    player.setPreset(abOn ? abChoice(presetSel.value) : presetSel.value);
     renderPreset();
   }
 

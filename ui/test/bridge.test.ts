@@ -32,6 +32,22 @@ describe('bridge requests', () => {
     expect(seen[0]).toBe('http://h:1/api/tracks/a%20b%2Fc/chunks/7.webm?preset=warm&intensity=0.33');
   });
 
+  it('asks for the A/B original at the chosen preset\'s loudness, and for a span first when streaming', async () => {
+    const seen: string[] = [];
+    vi.stubGlobal('fetch', async (url: string) => {
+      seen.push(url);
+      return new Response(new Uint8Array([1]));
+    });
+    const streaming = new Bridge('http://h:1/', true);
+    await streaming.initSegment('t', 'original-matched:warm', 1);
+    await streaming.chunkStream('t', 2, 'original-matched:warm', 1, () => {}, undefined, 61.2345);
+    expect(seen[0]).toBe('http://h:1/api/tracks/t/init.webm?preset=original-matched&intensity=1&match=warm');
+    expect(seen[1]).toBe('http://h:1/api/tracks/t/chunks/2.webm?preset=original-matched&intensity=1&match=warm&at=61.235');
+    // Whole bodies (the desktop scheme): no `at`.
+    await new Bridge('http://h:1/', false).chunkStream('t', 2, 'warm', 1, () => {}, undefined, 61.2);
+    expect(seen[2]).toBe('http://h:1/api/tracks/t/chunks/2.webm?preset=warm&intensity=1');
+  });
+
   it('turns server errors into ApiError with the server sentence', async () => {
     vi.stubGlobal('fetch', async () => new Response(JSON.stringify({ kind: 'undecodable', message: 'This file is not audio.' }), { status: 422 }));
     const err = await new Bridge('http://h/').track('x').catch((e: unknown) => e);

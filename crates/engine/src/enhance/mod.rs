@@ -223,6 +223,17 @@ impl Enhancement {
         })
     }
 
+    /// A choice as the UI names it: a preset name, or `original-matched:REFERENCE` for the
+    /// original at the loudness of REFERENCE.
+    pub fn from_choice(choice: &str, intensity: f32) -> Result<Self> {
+        match choice.split_once(':') {
+            Some((preset, reference)) => {
+                Enhancement::new(preset.parse()?, intensity)?.matched_to(reference.parse()?)
+            }
+            None => Enhancement::new(choice.parse()?, intensity),
+        }
+    }
+
     /// For `original-matched`: match the loudness of `reference` (a processing preset)
     /// instead of `adaptive`. Other presets ignore it.
     pub fn matched_to(self, reference: Preset) -> Result<Self> {
@@ -335,6 +346,11 @@ mod tests {
         assert!(m.matched_to(Preset::Bypass).is_err());
         let w = Enhancement::new(Preset::Warm, 0.5)?.matched_to(Preset::Bright)?;
         assert_eq!(w.key(), "warm@500");
+        let c = Enhancement::from_choice("original-matched:punchy", 1.0)?;
+        assert_eq!(c.key(), "original-matched:punchy@1000");
+        assert_eq!(Enhancement::from_choice("warm", 0.5)?.key(), "warm@500");
+        assert!(Enhancement::from_choice("original-matched:bypass", 1.0).is_err());
+        assert!(Enhancement::from_choice("loud", 1.0).is_err());
         Ok(())
     }
 }
