@@ -14,7 +14,7 @@ import { writeFile, mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 
 import { decodeF32 } from '../e2e/helpers.mjs';
-import { analyseJoins, xcorrLag } from '../e2e/joins.mjs';
+import { analyseJoins, joinTimes, xcorrLag } from '../e2e/joins.mjs';
 import { ARTIFACTS, ffmpeg, launchApp, makeHome, tempDir, until } from './driver.mjs';
 
 const CHUNK = 5;
@@ -171,13 +171,8 @@ test('capture in WebKitGTK: joins of pink noise through bypass are within 3 dB o
     await mkdir(ARTIFACTS, { recursive: true });
     await writeFile(join(ARTIFACTS, 'capture-webkitgtk.f32'), captured);
 
-    // Chunk joins, and the span joins inside each chunk (a chunk is a 1 s span, then 5 s
-    // spans: crates/engine/src/pipeline.rs), where one encoder hands over to the next.
-    const joins = [];
-    for (let c = 0; c < SECONDS; c += CHUNK) {
-      if (c > 0) joins.push(c);
-      for (let s = c + 1; s < Math.min(c + CHUNK, SECONDS); s += 5) joins.push(s);
-    }
+    // Chunk joins and the span joins inside each chunk, where one encoder hands over to the next.
+    const joins = joinTimes(CHUNK, SECONDS);
     // WebKitGTK's bridge from the media element to Web Audio now and then inserts one render
     // quantum (128 frames) when the machine is busy, anywhere in the track. A time step at a
     // join is a dropout of ours and fails; a join with a step elsewhere in its ±0.5 s cannot

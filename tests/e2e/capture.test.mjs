@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { rm } from 'node:fs/promises';
 import { audio, decodeF32, launch, openApp, startServer, tempDir, trackButton } from './helpers.mjs';
-import { analyseJoins } from './joins.mjs';
+import { analyseJoins, joinTimes } from './joins.mjs';
 
 const CHUNK = 5;
 const SECONDS = 20;
@@ -116,13 +116,8 @@ test('capture: joins of pink noise are not louder than coding noise (≤ 3 dB)',
   const captured = new Float32Array(buf.buffer, buf.byteOffset, buf.byteLength / 4);
   const source = await decodeF32(file, rate);
 
-  // Chunk joins, and the span joins inside each chunk (a chunk is a 1 s span, then 5 s spans:
-  // crates/engine/src/pipeline.rs), where one encoder hands over to the next.
-  const joins = [];
-  for (let c = 0; c < SECONDS; c += CHUNK) {
-    if (c > 0) joins.push(c);
-    for (let s = c + 1; s < Math.min(c + CHUNK, SECONDS); s += 5) joins.push(s);
-  }
+  // Chunk joins and the span joins inside each chunk, where one encoder hands over to the next.
+  const joins = joinTimes(CHUNK, SECONDS);
   const r = analyseJoins(source, captured, joins, rate);
   for (const j of r.joins) console.log(`# join at ${j.time.toFixed(2)} s: ${j.db.toFixed(1)} dB over the 99th percentile of coding error (offset ${j.offset})`);
   console.log(`# aligned SNR ${r.snrDb.toFixed(1)} dB, gain ${r.gain.toFixed(3)}`);

@@ -49,6 +49,20 @@ function mono(x) {
   return out;
 }
 
+/**
+ * Where encoders hand over in a track of `seconds` cut into `chunk`-second chunks: every
+ * chunk join, and the span joins inside each chunk (a chunk is a 1 s span, then 5 s spans:
+ * crates/engine/src/pipeline.rs).
+ */
+export function joinTimes(chunk, seconds) {
+  const joins = [];
+  for (let c = 0; c < seconds; c += chunk) {
+    if (c > 0) joins.push(c);
+    for (let s = c + 1; s < Math.min(c + chunk, seconds); s += 5) joins.push(s);
+  }
+  return joins;
+}
+
 /** Lag k maximising sum_i src[k+i]·ex[i] (k may be negative). */
 export function xcorrLag(src, ex) {
   let n = 1;
