@@ -230,7 +230,7 @@ impl Engine {
             &order,
             self.config.workers_per_chunk,
             |&i| self.span(track, n, i, &spans[i], enh),
-            |_, clusters| {
+            |clusters| {
                 on_clusters(&clusters);
                 segment.extend_from_slice(&clusters);
                 Ok(())

@@ -89,12 +89,12 @@ pub fn in_order<I: Sync, T: Send>(
     spans: &[I],
     workers: usize,
     job: impl Fn(&I) -> Result<T> + Sync,
-    mut deliver: impl FnMut(usize, T) -> Result<()>,
+    mut deliver: impl FnMut(T) -> Result<()>,
 ) -> Result<()> {
     let workers = workers.clamp(1, spans.len().max(1));
     if workers == 1 {
-        for (i, span) in spans.iter().enumerate() {
-            deliver(i, job(span)?)?;
+        for span in spans {
+            deliver(job(span)?)?;
         }
         return Ok(());
     }
@@ -134,7 +134,7 @@ pub fn in_order<I: Sync, T: Send>(
                 }
             }
             while let Some(value) = early.get_mut(due).and_then(Option::take) {
-                if let Err(e) = deliver(due, value) {
+                if let Err(e) = deliver(value) {
                     outcome = Err(e);
                     break;
                 }
@@ -186,7 +186,7 @@ pub fn chunk_fragment(
         &spans,
         workers,
         |span| span_clusters(src, span, chain, settings),
-        |_, (clusters, report)| {
+        |(clusters, report)| {
             damaged |= report.damaged;
             segment.extend_from_slice(&clusters);
             Ok(())
@@ -218,7 +218,7 @@ pub fn chunk_pcm(
             let to = (span.end * f).min(end as i64) - render_start;
             Ok(pcm[from as usize * 2..to as usize * 2].to_vec())
         },
-        |_, pcm| {
+        |pcm| {
             out.extend_from_slice(&pcm);
             Ok(())
         },
