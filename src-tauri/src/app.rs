@@ -1,4 +1,5 @@
-//! Assembling the app: the engine and library behind the `sonance` scheme, the main window
+//! Assembling the app: the engine and library behind the loopback server and the `sonance`
+//! scheme, the main window
 //! with the desktop adapter, the media session, the media keys, settings and the queue.
 //! [`Desktop`] is the state every part shares; it translates between the page, the OS and the
 //! engine and holds none of the pipeline.
@@ -15,6 +16,7 @@ use tauri::{
 
 use crate::cli::Args;
 use crate::commands::{CommandError, NativeRequest, Start, UiState};
+use crate::loopback::{Loopback, Transport};
 use crate::media_keys::MediaKeys;
 use crate::media_session::{MediaCommand, MediaSession, NowPlaying};
 use crate::native::{NativeOutput, NativeState};
@@ -418,6 +420,24 @@ pub fn run(
         Arc::clone(&library),
         scheme::access(),
     )));
+    // The page's transport: the loopback server (chunks stream), else the scheme.
+    let loopback = match args.transport.unwrap_or_else(Transport::platform_default) {
+        Transport::Loopback => {
+            match Loopback::start(
+                Arc::clone(&engine),
+                Arc::clone(&library),
+                scheme::page_origin(),
+            ) {
+                Ok(server) => Some(server),
+                Err(e) => {
+                    log::warn!("{e:#}; the page uses the sonance: scheme (whole chunks)");
+                    None
+                }
+            }
+        }
+        Transport::Scheme => None,
+    };
+    let api_base = loopback.as_ref().map(|l| l.base().to_string());
 
     let scheme_for_handler = Arc::clone(&scheme);
     let app = tauri::Builder::default()
@@ -449,7 +469,7 @@ pub fn run(
             crate::commands::media,
         ])
         .setup(move |app| {
-            setup(app, args, engine, library, started_at)?;
+            setup(app, args, engine, library, api_base, started_at)?;
             Ok(())
         })
         .on_window_event(|window, event| {
@@ -472,7 +492,9 @@ pub fn run(
         })
         .build(context)?;
     quit_on_signals(app.handle());
-    app.run(|app, event| {
+    app.run(move |app, event| {
+        // The server lives as long as the app.
+        let _ = &loopback;
         if let RunEvent::Exit = event {
             if let Some(d) = app.try_state::<Desktop>() {
                 d.shutdown();
@@ -517,6 +539,7 @@ fn setup(
     args: Args,
     engine: Arc<Engine>,
     library: Arc<Library>,
+    api_base: Option<String>,
     started_at: Instant,
 ) -> anyhow::Result<()> {
     let data_dir = app.path().app_data_dir()?;
@@ -556,7 +579,7 @@ fn setup(
     });
 
     let output = crate::output_path(&args, &saved);
-    let window = main_window(app, &saved, output)?;
+    let window = main_window(app, &saved, output, api_base)?;
 
     app.manage(Desktop {
         engine,
@@ -585,6 +608,7 @@ fn main_window(
     app: &tauri::App,
     saved: &Settings,
     output: settings::OutputPath,
+    api_base: Option<String>,
 ) -> anyhow::Result<WebviewWindow> {
     let size = saved.window.unwrap_or(DEFAULT_SIZE);
     let boot = serde_json::json!({
@@ -594,6 +618,8 @@ fn main_window(
             "volume": saved.volume,
         },
         "output": output,
+        // The loopback server's base URL; null: the page uses the sonance: scheme.
+        "api": api_base,
     });
     let script = DESKTOP_JS.replacen("/*BOOT*/ {}", &boot.to_string(), 1);
     let window = WebviewWindowBuilder::new(app, MAIN, WebviewUrl::App("index.html".into()))

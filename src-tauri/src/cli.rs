@@ -17,6 +17,11 @@ pub struct Args {
     /// Folder of the fragment cache (default: the app's cache folder). Also `SONANCE_CACHE_DIR`.
     #[arg(long, env = "SONANCE_CACHE_DIR")]
     pub cache_dir: Option<PathBuf>,
+    /// How the page reaches the stream API: `loopback` (the app's own server on 127.0.0.1;
+    /// chunks stream as they are made; the default on Linux) or `scheme` (the `sonance:` URI
+    /// scheme, whole chunks; the default elsewhere). Also `SONANCE_TRANSPORT`.
+    #[arg(long, env = "SONANCE_TRANSPORT", value_enum)]
+    pub transport: Option<crate::loopback::Transport>,
     /// Disk budget of the fragment cache in MB.
     #[arg(long, default_value_t = 2048)]
     pub cache_max_mb: u64,

@@ -3,7 +3,8 @@
 // The Tauri shell injects this file (src-tauri/src/app.rs, `initialization_script`) into the
 // main window before the page's own scripts run; it is not subject to the page's CSP and
 // uses Tauri's IPC directly. It does not fetch media: the page's bridge does that through the
-// `sonance:` scheme. Its jobs:
+// app's loopback server (or the `sonance:` scheme). Its jobs:
+//   - tell the page's bridge where the stream API is (`window.__SONANCE_API__`);
 //   - seed the page's settings (localStorage) from the app's settings file, once per run;
 //   - open the start track (the demo, the files given, or the last track at its position);
 //   - report what plays to the shell (`report`): window title, media session, queue, settings;
@@ -70,6 +71,12 @@
     } catch (_) {
       /* keep it */
     }
+  }
+
+  // ---- 3. the stream API: the app's loopback server (chunks stream as they are made; the
+  // URL carries the server's token) when it runs, else the bridge's default, the scheme.
+  if (typeof BOOT.api === 'string') {
+    Object.defineProperty(window, '__SONANCE_API__', { value: BOOT.api, configurable: false, writable: false });
   }
 
   let page = null; // window.__sonance
@@ -219,9 +226,8 @@
         break;
       }
       case 'tracksChanged': {
-        // New tracks in the queue. The page lists tracks once, at start: reload it when we are
-        // about to switch tracks anyway (or nothing plays); `startup` then says where to go.
-        // While music plays the queue (media keys, Next) has them already.
+        // New tracks in the queue: the page lists them again (what plays goes on); with
+        // `restart`, `startup` then says which to play.
         const restart = !!(c.arg && c.arg.restart);
         if (typeof page.reloadTracks === 'function') {
           void Promise.resolve(page.reloadTracks()).then(() => {
@@ -387,10 +393,19 @@
     if (list) new MutationObserver(() => openStartTrack(false)).observe(list, { childList: true });
     openStartTrack(false);
 
+    // Opening files: the page's Open button (hidden in a browser), Ctrl+O, or a drop.
+    const openFiles = () => invoke('open_files').catch((err) => log('open failed', err));
+    const openButton = $('open');
+    if (openButton) {
+      openButton.hidden = false;
+      openButton.addEventListener('click', openFiles);
+    }
+    const empty = $('empty');
+    if (empty) empty.textContent = 'No tracks yet. Drop audio files or folders here, or choose Open files… (Ctrl+O).';
     document.addEventListener('keydown', (e) => {
       if ((e.ctrlKey || e.metaKey) && !e.altKey && (e.key === 'o' || e.key === 'O')) {
         e.preventDefault();
-        invoke('open_files').catch((err) => log('open failed', err));
+        openFiles();
       }
     });
     report(true);

@@ -1,6 +1,7 @@
 //! `sonance-desktop`: the Sonance desktop app, a Tauri 2 shell over the engine.
 //!
-//! Modules, one per concern: [`scheme`] (the `sonance:` URI scheme → the stream API),
+//! Modules, one per concern: [`loopback`] (the page's own loopback server → the stream API)
+//! and [`scheme`] (the `sonance:` URI scheme → the same API, where the server is not used),
 //! [`commands`] (what the page calls), [`media_session`] (MPRIS / SMTC / Now Playing),
 //! [`media_keys`] (X11 media key grab fallback), [`settings`] (persisted atomically),
 //! [`queue`] (the play queue), [`native`] (the cpal output path), [`logging`] (the log file);
@@ -13,6 +14,7 @@ mod app;
 mod cli;
 mod commands;
 mod logging;
+mod loopback;
 mod media_keys;
 mod media_session;
 mod native;

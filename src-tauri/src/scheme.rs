@@ -1,4 +1,5 @@
-//! The `sonance` URI scheme: the stream API of `sonance serve`, inside the app.
+//! The `sonance` URI scheme: the stream API of `sonance serve`, inside the app — the page's
+//! transport where the app's loopback server ([`crate::loopback`]) is not used.
 //!
 //! The page (origin `tauri://localhost`; `http://tauri.localhost` on Windows) fetches
 //! `sonance://localhost/api/…` (`http://sonance.localhost/api/…` on Windows). Tauri calls the

@@ -3,10 +3,12 @@
  *
  * Base URL:
  * - `?api=<url>` in the page address wins (development, tests);
- * - inside the Tauri app (`window.__TAURI_INTERNALS__` exists): the custom
- *   scheme, `http://sonance.localhost/` on Windows, `sonance://localhost/`
- *   elsewhere;
+ * - inside the Tauri app (`window.__TAURI_INTERNALS__` exists): the app's
+ *   loopback server when the app set `window.__SONANCE_API__` (its URL holds
+ *   the server's token), else the custom scheme, `http://sonance.localhost/`
+ *   on Windows, `sonance://localhost/` elsewhere;
  * - otherwise same-origin `/` (the page served by `sonance serve`).
+ * Every transport but the scheme streams chunk bodies as they are made.
  */
 
 export interface Preset {
@@ -51,16 +53,27 @@ export class ApiError extends Error {
 
 interface TauriWindow {
   __TAURI_INTERNALS__?: unknown;
+  __SONANCE_API__?: unknown;
 }
 
-/** Work out the API base URL for this page (always ends with '/'). */
-export function detectBaseUrl(loc: { href: string; search: string } = window.location, win: TauriWindow = window as TauriWindow, userAgent = navigator.userAgent): string {
+/** Where the stream API is. */
+export interface Api {
+  /** Base URL, always ending with '/'. */
+  base: string;
+  /** Whether chunk bodies arrive as they are made (see {@link Bridge.streams}). */
+  streams: boolean;
+}
+
+/** Work out where this page's stream API is. */
+export function detectApi(loc: { href: string; search: string } = window.location, win: TauriWindow = window as TauriWindow, userAgent = navigator.userAgent): Api {
+  const slash = (u: string) => new URL(u.endsWith('/') ? u : `${u}/`, loc.href).href;
   const param = new URLSearchParams(loc.search).get('api');
-  if (param) return new URL(param.endsWith('/') ? param : `${param}/`, loc.href).href;
+  if (param) return { base: slash(param), streams: true };
   if (win.__TAURI_INTERNALS__ !== undefined) {
-    return /Windows/i.test(userAgent) ? 'http://sonance.localhost/' : 'sonance://localhost/';
+    if (typeof win.__SONANCE_API__ === 'string') return { base: slash(win.__SONANCE_API__), streams: true };
+    return { base: /Windows/i.test(userAgent) ? 'http://sonance.localhost/' : 'sonance://localhost/', streams: false };
   }
-  return new URL('/', loc.href).href;
+  return { base: new URL('/', loc.href).href, streams: true };
 }
 
 /** Intensity as sent to the server: a number in [0, 1] with at most two decimals. */
@@ -81,16 +94,18 @@ const STATUS_TEXT: Record<number, string> = {
 export class Bridge {
   readonly base: string;
   /**
-   * Whether chunk bodies arrive as they are made (`sonance serve`), so asking
-   * for the span of a seek target or switch point first (`at`) pays off. The
-   * desktop app's custom scheme delivers whole bodies: there the chunk comes in
-   * span order, as made.
+   * Whether chunk bodies arrive as they are made (`sonance serve`, the desktop
+   * app's loopback server), so asking for the span of a seek target or switch
+   * point first (`at`) pays off. The desktop app's custom scheme delivers whole
+   * bodies: there the chunk comes in span order, as made.
    */
   readonly streams: boolean;
 
+  /** With no `base`, the page's own API ({@link detectApi}); a given `base` streams unless told. */
   constructor(base?: string, streams?: boolean) {
-    this.base = base ?? detectBaseUrl();
-    this.streams = streams ?? (typeof window === 'undefined' || (window as TauriWindow).__TAURI_INTERNALS__ === undefined);
+    const api = base === undefined ? detectApi() : { base, streams: true };
+    this.base = api.base;
+    this.streams = streams ?? api.streams;
   }
 
   url(path: string, query?: Record<string, string>): string {

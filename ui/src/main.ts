@@ -21,6 +21,8 @@ declare global {
       state(): PlayerState;
       player: Player;
       bridge: Bridge;
+      /** Fetch the track list again (the desktop app added files); what plays goes on. */
+      reloadTracks?(): Promise<void>;
     };
   }
 }
@@ -59,7 +61,7 @@ function start(): void {
   const output = new AudioOutput(audio);
   const player = new Player(audio, bridge, output);
 
-  window.__sonance = {
+  const exposed: NonNullable<Window['__sonance']> = {
     audio,
     get context() {
       return output.context;
@@ -72,6 +74,7 @@ function start(): void {
     player,
     bridge,
   };
+  window.__sonance = exposed;
 
   const playBtn = $('play') as HTMLButtonElement;
   const alertEl = $('alert');
@@ -288,14 +291,18 @@ function start(): void {
     })
     .finally(renderPreset)
     .catch((e) => showMessage(`Presets could not be loaded: ${messageOf(e)}`));
-  bridge
-    .tracks()
-    .then((tracks) => {
-      list.render(tracks);
-      $('track-count').textContent = tracks.length === 1 ? '1 track' : `${tracks.length} tracks`;
-      $('empty').hidden = tracks.length > 0;
-    })
-    .catch((e) => showMessage(`The library could not be loaded: ${messageOf(e)}`));
+  const loadTracks = (): Promise<void> =>
+    bridge
+      .tracks()
+      .then((tracks) => {
+        list.render(tracks);
+        list.setCurrent(currentId, !!player.error);
+        $('track-count').textContent = tracks.length === 1 ? '1 track' : `${tracks.length} tracks`;
+        $('empty').hidden = tracks.length > 0;
+      })
+      .catch((e) => showMessage(`The library could not be loaded: ${messageOf(e)}`));
+  exposed.reloadTracks = loadTracks;
+  void loadTracks();
 
   renderButton();
   renderTrack();

@@ -1,19 +1,25 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { ApiError, Bridge, detectBaseUrl, formatIntensity, sentence } from '../src/bridge';
+import { ApiError, Bridge, detectApi, formatIntensity, sentence } from '../src/bridge';
 import { setWindow } from '../src/mse';
 import { makeKey, parseKey, presetMessage } from '../src/player';
 
-describe('base URL', () => {
+describe('where the API is', () => {
   const loc = (href: string) => ({ href, search: new URL(href).search });
-  it('is same-origin / in a browser', () => {
-    expect(detectBaseUrl(loc('http://127.0.0.1:4321/index.html'), {}, 'X11; Linux')).toBe('http://127.0.0.1:4321/');
+  it('is same-origin / in a browser, streaming', () => {
+    expect(detectApi(loc('http://127.0.0.1:4321/index.html'), {}, 'X11; Linux')).toEqual({ base: 'http://127.0.0.1:4321/', streams: true });
   });
-  it('uses the custom scheme inside Tauri', () => {
-    expect(detectBaseUrl(loc('tauri://localhost/'), { __TAURI_INTERNALS__: {} }, 'X11; Linux x86_64')).toBe('sonance://localhost/');
-    expect(detectBaseUrl(loc('http://tauri.localhost/'), { __TAURI_INTERNALS__: {} }, 'Mozilla/5.0 (Windows NT 10.0)')).toBe('http://sonance.localhost/');
+  it("is the app's loopback server inside Tauri when the app names it, streaming", () => {
+    const win = { __TAURI_INTERNALS__: {}, __SONANCE_API__: 'http://127.0.0.1:41234/0a1b2c' };
+    expect(detectApi(loc('tauri://localhost/'), win, 'X11; Linux x86_64')).toEqual({ base: 'http://127.0.0.1:41234/0a1b2c/', streams: true });
   });
-  it('lets ?api= override both', () => {
-    expect(detectBaseUrl(loc('http://x/?api=http://127.0.0.1:9/base'), { __TAURI_INTERNALS__: {} }, 'Linux')).toBe('http://127.0.0.1:9/base/');
+  it('is the custom scheme inside Tauri otherwise, with whole bodies', () => {
+    expect(detectApi(loc('tauri://localhost/'), { __TAURI_INTERNALS__: {} }, 'X11; Linux x86_64')).toEqual({ base: 'sonance://localhost/', streams: false });
+    expect(detectApi(loc('http://tauri.localhost/'), { __TAURI_INTERNALS__: {} }, 'Mozilla/5.0 (Windows NT 10.0)')).toEqual({ base: 'http://sonance.localhost/', streams: false });
+    // Only the app's adapter sets the server; anything else is ignored.
+    expect(detectApi(loc('tauri://localhost/'), { __TAURI_INTERNALS__: {}, __SONANCE_API__: 42 }, 'Linux').base).toBe('sonance://localhost/');
+  });
+  it('lets ?api= override all', () => {
+    expect(detectApi(loc('http://x/?api=http://127.0.0.1:9/base'), { __TAURI_INTERNALS__: {} }, 'Linux').base).toBe('http://127.0.0.1:9/base/');
   });
 });
 

@@ -1,5 +1,5 @@
 //! The stream API as one function from [`Request`] to [`Response`], shared by the loopback
-//! server (`sonance serve`) and the desktop app's custom URI scheme.
+//! server (`sonance serve`, and the desktop app's own) and the desktop app's custom URI scheme.
 //!
 //! | route | answer |
 //! |---|---|
@@ -19,7 +19,8 @@
 //! original at the loudness of the preset named by `match` (default `adaptive`), so an A/B
 //! compares tone and dynamics, not level.
 //!
-//! Errors are JSON `{"kind", "message"}` with 400 (bad parameter), 403 (not loopback),
+//! Errors are JSON `{"kind", "message"}` with 400 (bad parameter), 403 (not loopback, not the
+//! app's page or token: [`Access`]),
 //! 404 (no such track, chunk or route), 405, 422 (the file cannot be decoded), 500.
 
 use std::collections::HashMap;
@@ -136,6 +137,11 @@ pub enum Access {
     /// A custom scheme inside the app: requests only come from the app's own webview; the
     /// given origin is echoed in `Access-Control-Allow-Origin`.
     App { origin: String },
+    /// The desktop app's own loopback server: as [`Access::Loopback`] for `Host`; an `Origin`,
+    /// if sent, must be the app's page (`origin`, echoed for CORS); and every path must start
+    /// with `/{token}/`, a secret only the app's page knows (other programs and other users
+    /// of this computer can reach a loopback port too). Only API routes are served.
+    AppLoopback { origin: String, token: String },
 }
 
 /// The handler.
@@ -212,9 +218,14 @@ impl StreamApi {
 
     /// The headers every answer carries.
     fn finish(&self, mut resp: Response) -> Response {
-        if let Access::App { origin } = &self.access {
+        if let Access::App { origin } | Access::AppLoopback { origin, .. } = &self.access {
             resp.headers
                 .push(("Access-Control-Allow-Origin".into(), origin.clone()));
+            // The page reads where a chunk and its first span end (cross-origin: say so).
+            resp.headers.push((
+                "Access-Control-Expose-Headers".into(),
+                "X-Chunk-Start, X-Chunk-End, X-First-Span-End".into(),
+            ));
         }
         resp.headers
             .push(("X-Content-Type-Options".into(), "nosniff".into()));
@@ -222,13 +233,14 @@ impl StreamApi {
     }
 
     fn route(&self, req: &Request, progress: &mut Progress<'_>) -> Response {
-        if let Err(why) = self.check_access(req) {
-            return Response::error(403, "forbidden", why);
-        }
+        let path = match self.admit(req) {
+            Ok(path) => path,
+            Err(why) => return Response::error(403, "forbidden", why),
+        };
         if req.method != "GET" && req.method != "HEAD" {
             return Response::error(405, "bad_parameter", "only GET is supported");
         }
-        let segments: Vec<&str> = req.path.trim_start_matches('/').split('/').collect();
+        let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
         match segments.as_slice() {
             ["api", "presets"] => self.presets(),
             ["api", "tracks"] => self.tracks(),
@@ -288,16 +300,22 @@ impl StreamApi {
                 })
             }
             _ if segments.first() == Some(&"api") => {
-                Response::error(404, "not_found", format!("no such API route: {}", req.path))
+                Response::error(404, "not_found", format!("no such API route: {path}"))
             }
-            _ => self.ui_file(&req.path),
+            _ if matches!(self.access, Access::AppLoopback { .. }) => {
+                Response::error(404, "not_found", format!("no such API route: {path}"))
+            }
+            _ => self.ui_file(path),
         }
     }
 
-    fn check_access(&self, req: &Request) -> Result<(), String> {
-        if !matches!(self.access, Access::Loopback) {
-            return Ok(());
-        }
+    /// Whether `req` may be answered, and the path to route (without the app's token).
+    fn admit<'r>(&self, req: &'r Request) -> Result<&'r str, String> {
+        let page = match &self.access {
+            Access::App { .. } => return Ok(&req.path),
+            Access::Loopback => None,
+            Access::AppLoopback { origin, .. } => Some(origin),
+        };
         let host = req.host.as_deref().unwrap_or("");
         if !is_loopback_host(host) {
             return Err(format!(
@@ -305,12 +323,25 @@ impl StreamApi {
             ));
         }
         if let Some(origin) = &req.origin {
-            let rest = origin.strip_prefix("http://").unwrap_or("");
-            if !is_loopback_host(rest) {
+            let allowed = match page {
+                Some(page) => origin == page,
+                None => is_loopback_host(origin.strip_prefix("http://").unwrap_or("")),
+            };
+            if !allowed {
                 return Err(format!("requests from '{origin}' are not allowed"));
             }
         }
-        Ok(())
+        match &self.access {
+            Access::AppLoopback { token, .. } => {
+                let rest = req.path.strip_prefix('/').unwrap_or("");
+                let (given, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+                if path.is_empty() || !same_secret(given.as_bytes(), token.as_bytes()) {
+                    return Err("this address needs the app's access token".into());
+                }
+                Ok(path)
+            }
+            _ => Ok(&req.path),
+        }
     }
 
     fn presets(&self) -> Response {
@@ -465,6 +496,11 @@ fn first_at(query: &str) -> sonance_engine::Result<Option<f64>> {
             "at must be a time in seconds from the start of the track, not '{v}'"
         ))),
     }
+}
+
+/// Compare secrets in time that depends on their lengths only.
+fn same_secret(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// `127.0.0.1`, `localhost`, `[::1]`, with or without a port.

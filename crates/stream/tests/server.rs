@@ -58,8 +58,13 @@ impl Answer {
 /// Send one request and read the answer to the end (the server closes nothing: read exactly
 /// what the framing says).
 fn get(addr: std::net::SocketAddr, target: &str, version: &str) -> Answer {
+    get_with(addr, target, version, &format!("Host: {addr}\r\n"))
+}
+
+/// [`get`] with the given header lines (each ending in CRLF) instead of the usual `Host`.
+fn get_with(addr: std::net::SocketAddr, target: &str, version: &str, headers: &str) -> Answer {
     let mut s = TcpStream::connect(addr).unwrap();
-    write!(s, "GET {target} HTTP/{version}\r\nHost: {addr}\r\n\r\n").unwrap();
+    write!(s, "GET {target} HTTP/{version}\r\n{headers}\r\n").unwrap();
     let mut raw = Vec::new();
     let mut buf = [0u8; 1 << 16];
     let head_end = loop {
@@ -115,6 +120,10 @@ fn get(addr: std::net::SocketAddr, target: &str, version: &str) -> Answer {
 }
 
 fn start(dir: &str, seconds: f64) -> (Server, String, PathBuf) {
+    start_with(dir, seconds, Access::Loopback)
+}
+
+fn start_with(dir: &str, seconds: f64, access: Access) -> (Server, String, PathBuf) {
     let dir = std::env::temp_dir().join(format!("sonance-stream-{dir}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("noise.wav");
@@ -128,7 +137,7 @@ fn start(dir: &str, seconds: f64) -> (Server, String, PathBuf) {
     );
     let library = Arc::new(Library::default());
     let ids = library.add(&engine, std::slice::from_ref(&path));
-    let api = StreamApi::new(engine, library, Access::Loopback);
+    let api = StreamApi::new(engine, library, access);
     let server = Server::start("127.0.0.1", 0, Arc::new(api)).unwrap();
     (server, ids[0].as_str().to_string(), dir)
 }
@@ -240,5 +249,66 @@ fn errors_and_small_answers_stay_whole() {
     let presets = get(server.addr(), "/api/presets", "1.1");
     assert!(presets.head.starts_with("HTTP/1.1 200"));
     assert_eq!(presets.pieces.len(), 1);
+    server.stop();
+}
+
+/// The desktop app's own server: only its page, knowing the token, gets answers.
+#[test]
+fn the_apps_loopback_server_answers_only_its_page_with_the_token() {
+    const PAGE: &str = "tauri://localhost";
+    const TOKEN: &str = "6f1c0ffee0ddba11";
+    let access = Access::AppLoopback {
+        origin: PAGE.into(),
+        token: TOKEN.into(),
+    };
+    let (server, id, _dir) = start_with("app", 3.0, access);
+    let addr = server.addr();
+    let ask = |target: &str, headers: &str| {
+        let a = get_with(addr, target, "1.1", headers);
+        let status: u16 = a.head[9..12].parse().unwrap();
+        (status, a)
+    };
+    let page = format!("Host: {addr}\r\nOrigin: {PAGE}\r\n");
+
+    // The page: answered, with CORS for it alone and the chunk headers readable.
+    let (status, ok) = ask(&format!("/{TOKEN}/api/tracks/{id}"), &page);
+    assert_eq!(status, 200, "{}", ok.head);
+    assert!(ok
+        .head
+        .contains(&format!("Access-Control-Allow-Origin: {PAGE}")));
+    assert!(String::from_utf8(ok.body()).unwrap().contains(&id));
+    let (status, chunk) = ask(
+        &format!("/{TOKEN}/api/tracks/{id}/chunks/0.webm?preset=bypass&at=1.5"),
+        &page,
+    );
+    assert_eq!(status, 200, "{}", chunk.head);
+    assert!(chunk.head.contains("X-First-Span-End"));
+    assert!(chunk
+        .head
+        .contains("Access-Control-Expose-Headers: X-Chunk-Start, X-Chunk-End, X-First-Span-End"));
+
+    // Without the token, with another token or a token that only starts right: refused.
+    for target in [
+        "/api/tracks".to_string(),
+        "/6f1c0ffee0ddba10/api/tracks".to_string(),
+        format!("/{TOKEN}0/api/tracks"),
+        format!("/{}/api/tracks", &TOKEN[..8]),
+        format!("/{TOKEN}"),
+    ] {
+        let (status, a) = ask(&target, &page);
+        assert_eq!(status, 403, "{target}: {}", a.head);
+    }
+    // Another page, even one on this computer, or a name that is not loopback: refused.
+    for headers in [
+        format!("Host: {addr}\r\nOrigin: http://127.0.0.1:8000\r\n"),
+        format!("Host: {addr}\r\nOrigin: https://evil.example\r\n"),
+        format!("Host: evil.example:{}\r\nOrigin: {PAGE}\r\n", addr.port()),
+    ] {
+        let (status, a) = ask(&format!("/{TOKEN}/api/tracks"), &headers);
+        assert_eq!(status, 403, "{headers}: {}", a.head);
+    }
+    // The token opens the API only: the web UI is the app's own.
+    let (status, _) = ask(&format!("/{TOKEN}/index.html"), &page);
+    assert_eq!(status, 404);
     server.stop();
 }
