@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 use tauri::{AppHandle, Manager, State, WebviewWindow};
 
-use crate::app::Desktop;
+use crate::desktop::Desktop;
 
 /// What the page reports about playback (camelCase on the wire). Every field is outside data:
 /// [`UiState::validated`] bounds it before use.

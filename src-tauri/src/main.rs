@@ -5,7 +5,7 @@
 //! [`commands`] (what the page calls), [`media_session`] (MPRIS / SMTC / Now Playing),
 //! [`media_keys`] (X11 media key grab fallback), [`settings`] (persisted atomically),
 //! [`queue`] (the play queue), [`native`] (the cpal output path), [`logging`] (the log file);
-//! [`app`] wires them together.
+//! [`desktop`] is the state they share; [`app`] wires them together.
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 // No console window behind the app on Windows release builds.
 #![cfg_attr(all(windows, not(debug_assertions)), windows_subsystem = "windows")]
@@ -13,6 +13,7 @@
 mod app;
 mod cli;
 mod commands;
+mod desktop;
 mod logging;
 mod loopback;
 mod media_keys;
