@@ -256,6 +256,8 @@
   function useNative(reason) {
     const p = page.player;
     const audio = page.audio;
+    // Nothing plays in the page: no second A/B deck either (A/B switches the native output).
+    if (page.ab) page.ab.disable();
     let st = { trackId: null, positionS: 0, durationS: 0, playing: false, ended: false, device: '', audible: false, underruns: 0 };
     let endedSeen = false;
     const changed = () => p.dispatchEvent(new Event('change'));

@@ -99,6 +99,10 @@ test('opens on the demo track, plays across a join, switches rendering, remember
       return s.key === newKey && s.appends.at(-1).key === newKey ? s : null;
     }, { what: `B again to go back to ${newKey}` });
 
+    // No second A/B deck in WebKitGTK (it cannot follow the player there: ui/src/ab.ts).
+    await app.exec(() => document.getElementById('ab').focus());
+    assert.equal((await app.exec(() => window.__sonance.abState())).deck, 'disabled');
+
     // Volume: ↓ steps it down by 5 %, and it is a setting that survives the restart.
     await app.exec(() => {
       const v = document.getElementById('volume');

@@ -2,6 +2,7 @@
  * Page entry: builds the player and wires the page's controls to it.
  * No framework; the markup lives in index.html.
  */
+import { AB_PRESET, AbSwitch, type AbState } from './ab';
 import { Bridge, type Preset, type TrackId } from './bridge';
 import { formatTime } from './format';
 import { AudioOutput } from './output';
@@ -23,6 +24,9 @@ declare global {
       bridge: Bridge;
       /** Fetch the track list again (the desktop app added files); what plays goes on. */
       reloadTracks?(): Promise<void>;
+      /** The A/B switch (its second deck): the desktop's native path disables it. */
+      ab: AbSwitch;
+      abState(): AbState;
     };
   }
 }
@@ -30,13 +34,6 @@ declare global {
 const STORE_PRESET = 'sonance.preset';
 const STORE_INTENSITY = 'sonance.intensity';
 const STORE_VOLUME = 'sonance.volume';
-/** What the A/B control compares with: the original at the preset's loudness. */
-const AB_PRESET = 'original-matched';
-
-/** The A/B original for the chosen preset: at that preset's loudness (bypass has none to match). */
-function abChoice(chosen: string): string {
-  return chosen === 'bypass' ? AB_PRESET : `${AB_PRESET}:${chosen}`;
-}
 const VOLUME_STEP = 5;
 
 function stored(key: string): string | null {
@@ -60,6 +57,13 @@ function start(): void {
   const bridge = new Bridge();
   const output = new AudioOutput(audio);
   const player = new Player(audio, bridge, output);
+  // The A/B original plays on a second, silent deck, so a flip is a cross-fade (ab.ts).
+  const ab = new AbSwitch(player, output, () => {
+    const el = document.createElement('audio');
+    const out = new AudioOutput(el, output.context);
+    out.setVolume(Number(($('volume') as HTMLInputElement).value) / 100);
+    return { player: new Player(el, bridge, out), output: out };
+  });
 
   const exposed: NonNullable<Window['__sonance']> = {
     audio,
@@ -73,6 +77,8 @@ function start(): void {
     state: () => player.state(),
     player,
     bridge,
+    ab,
+    abState: () => ab.state(),
   };
   window.__sonance = exposed;
 
@@ -164,7 +170,7 @@ function start(): void {
 
   function setAb(on: boolean): void {
     abOn = on && descriptions.has(AB_PRESET) && presetSel.value !== AB_PRESET;
-    player.setPreset(abOn ? abChoice(presetSel.value) : presetSel.value);
+    ab.set(abOn, presetSel.value);
     renderPreset();
   }
 
@@ -217,11 +223,14 @@ function start(): void {
   presetSel.addEventListener('change', () => {
     store(STORE_PRESET, presetSel.value);
     abOn = false;
+    ab.set(false, presetSel.value);
     player.setPreset(presetSel.value);
     renderPreset();
   });
 
   abBtn.addEventListener('click', () => setAb(!abOn));
+  // Reaching for A/B starts its deck, so the first flip is instant too.
+  for (const ev of ['pointerenter', 'focus']) abBtn.addEventListener(ev, () => ab.warm(presetSel.value));
 
   intensity.addEventListener('change', () => {
     if (intensityTimer !== null) clearTimeout(intensityTimer);
@@ -242,6 +251,7 @@ function start(): void {
   volume.addEventListener('input', () => {
     const v = Number(volume.value) / 100;
     output.setVolume(v);
+    ab.setVolume(v);
     store(STORE_VOLUME, String(v));
   });
 

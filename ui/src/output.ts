@@ -1,6 +1,9 @@
 /**
  * Audio output: <audio> → MediaElementSource → fade (GainNode) → tap
- * (GainNode, unity) → volume (GainNode) → destination.
+ * (GainNode, unity) → gate (GainNode) → volume (GainNode) → destination.
+ *
+ * `gate` mutes an output that plays in step with another without being heard
+ * (the A/B original, ab.ts): {@link setAudible} cross-fades it in ~20 ms.
  *
  * The fade hides the decoder restart after every seek/start (30–50 ms ramp).
  * `tap` is a node tests can connect an AudioWorklet / Analyser to (after the
@@ -10,6 +13,8 @@
 
 const FADE_IN_S = 0.04;
 const FADE_OUT_S = 0.008;
+/** An A/B flip: short enough to feel instant, long enough not to click. */
+const DECK_FADE_S = 0.02;
 
 type Ctor = typeof AudioContext;
 
@@ -19,12 +24,20 @@ export class AudioOutput {
   private source: MediaElementAudioSourceNode | null = null;
   private fade: GainNode | null = null;
   private volumeNode: GainNode | null = null;
+  /** After the tap: whether this output is heard (A/B). Tests read what passes it. */
+  gate: GainNode | null = null;
   private volume = 1;
+  private audible = true;
   private routed = false;
   private fallbackTimer: ReturnType<typeof setInterval> | null = null;
 
-  constructor(readonly audio: HTMLAudioElement) {
-    this.createContext();
+  /** With `context`, shares that AudioContext (a second deck) instead of opening one. */
+  constructor(
+    readonly audio: HTMLAudioElement,
+    context?: AudioContext | null,
+  ) {
+    if (context !== undefined) this.context = context;
+    else this.createContext();
     // Autoplay allowed (tests, the Tauri app): route at once.
     if (this.context?.state === 'running') this.route();
     this.context?.addEventListener('statechange', () => {
@@ -50,6 +63,25 @@ export class AudioOutput {
     return this.routed;
   }
 
+  get isAudible(): boolean {
+    return this.audible;
+  }
+
+  /** Heard or not (the element plays on either way): a ~20 ms cross-fade with Web Audio. */
+  setAudible(on: boolean): void {
+    if (on === this.audible) return;
+    this.audible = on;
+    if (this.routed && this.context && this.gate) {
+      const t = this.context.currentTime;
+      const g = this.gate.gain;
+      g.cancelScheduledValues(t);
+      g.setValueAtTime(g.value, t);
+      g.linearRampToValueAtTime(on ? 1 : 0, t + DECK_FADE_S);
+    } else {
+      this.audio.volume = on ? this.volume * this.volume : 0;
+    }
+  }
+
   setVolume(v: number): void {
     this.volume = Math.max(0, Math.min(1, v));
     const gain = this.volume * this.volume; // perceptual curve
@@ -59,7 +91,7 @@ export class AudioOutput {
       this.volumeNode.gain.setValueAtTime(this.volumeNode.gain.value, t);
       this.volumeNode.gain.setTargetAtTime(gain, t, 0.015);
     } else {
-      this.audio.volume = gain;
+      this.audio.volume = this.audible ? gain : 0;
     }
   }
 
@@ -88,7 +120,7 @@ export class AudioOutput {
     } else {
       // Element volume in a few steps.
       this.stopFallback();
-      const target = this.volume * this.volume;
+      const target = this.audible ? this.volume * this.volume : 0;
       const t0 = performance.now();
       this.audio.volume = 0;
       this.fallbackTimer = setInterval(() => {
@@ -129,9 +161,11 @@ export class AudioOutput {
       this.source = ctx.createMediaElementSource(this.audio);
       this.fade = ctx.createGain();
       this.tap = ctx.createGain();
+      this.gate = ctx.createGain();
       this.volumeNode = ctx.createGain();
-      this.source.connect(this.fade).connect(this.tap).connect(this.volumeNode).connect(ctx.destination);
+      this.source.connect(this.fade).connect(this.tap).connect(this.gate).connect(this.volumeNode).connect(ctx.destination);
       this.fade.gain.value = this.audio.paused ? 0 : 1;
+      this.gate.gain.value = this.audible ? 1 : 0;
       this.volumeNode.gain.value = this.volume * this.volume;
       this.stopFallback();
       this.audio.volume = 1;

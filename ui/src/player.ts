@@ -100,6 +100,8 @@ export class Player extends EventTarget {
   intensity = 1;
   /** Preset names the server lists (used for the fallback to bypass). */
   knownPresets: string[] = [];
+  /** Whether this player owns the OS media session (the A/B deck does not). */
+  mediaSession = true;
 
   private sink: MseSink | null = null;
   private token = 0;
@@ -222,7 +224,7 @@ export class Player extends EventTarget {
     if (position > 0) this.audio.currentTime = position;
     this.exec(this.policy.start(grid, this.key, position, this.snapshot()));
     this.tickTimer = setInterval(() => this.tick(), TICK_MS);
-    this.setMediaSession(detail);
+    if (this.mediaSession) this.setMediaSession(detail);
     if (opts.autoplay) await this.play();
   }
 
