@@ -594,6 +594,8 @@ fn main_window(
             "volume": saved.volume,
         },
         "output": output,
+        // WebKitGTK (Linux) plays the page's element without Web Audio (see desktop.js).
+        "webAudio": !cfg!(target_os = "linux"),
     });
     let script = DESKTOP_JS.replacen("/*BOOT*/ {}", &boot.to_string(), 1);
     let window = WebviewWindowBuilder::new(app, MAIN, WebviewUrl::App("index.html".into()))
