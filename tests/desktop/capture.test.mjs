@@ -10,6 +10,13 @@
 // Audio jumped by multiples of 128 frames (one render quantum) 1–9 times in each of 5 runs,
 // at the same places as in a ScriptProcessor recording on the page's tap, so it is WebKitGTK's
 // bridge from the element to Web Audio and not the recorder; played directly it never jumped.
+//
+// What the element path still does on a busy machine (load 3–7 on 2 cores) is run dry: the
+// sink then plays digital silence for 10–560 ms and the music goes on at the right time (in 7
+// of 12 runs, none at a join so far). Pink noise is never exactly silent, so such a dropout is
+// found for certain: one at a join fails; a join with one elsewhere in its ±0.5 s is not
+// scored (the dropout would swamp the coding error it is compared with), and at least
+// MIN_SCORED joins must be.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile, writeFile, mkdir } from 'node:fs/promises';
@@ -24,6 +31,33 @@ const SECONDS = 30;
 const MAX_JOIN_DB = 3;
 /** The sink's rate: the engine's fragments are 48 kHz Opus, so nothing resamples them on the way. */
 const RATE = 48000;
+/** Joins scored at least (a join with a dropout near it is not scored, see above). */
+const MIN_SCORED = 6;
+
+/**
+ * Stretches of digital silence (both channels exactly 0 for at least 1 ms) between the
+ * capture's first and last sound, as source times `[from, to]` (`offset`: capture index −
+ * source index).
+ */
+function dropouts(captured, offset, rate) {
+  const n = captured.length / 2;
+  const silent = (i) => captured[2 * i] === 0 && captured[2 * i + 1] === 0;
+  let first = 0;
+  while (first < n && silent(first)) first++;
+  let last = n - 1;
+  while (last > first && silent(last)) last--;
+  const out = [];
+  let start = -1;
+  for (let i = first; i <= last + 1; i++) {
+    if (i <= last && silent(i)) {
+      if (start < 0) start = i;
+    } else if (start >= 0) {
+      if (i - start >= rate / 1000) out.push([(start - offset) / rate, (i - offset) / rate]);
+      start = -1;
+    }
+  }
+  return out;
+}
 
 test('capture in WebKitGTK: joins of pink noise through bypass are within 3 dB of coding noise', { timeout: 180_000 }, async (t) => {
   const dir = await tempDir('sonance-capture-');
@@ -73,12 +107,20 @@ test('capture in WebKitGTK: joins of pink noise through bypass are within 3 dB o
 
     // Chunk joins and the span joins inside each chunk, where one encoder hands over to the next.
     const joins = joinTimes(CHUNK, SECONDS);
-    const r = analyseJoins(source, captured, joins, RATE, { aroundS: 0.5, search: 16 });
+    const { globalOffset } = analyseJoins(source, captured, [], RATE);
+    const gaps = dropouts(captured, globalOffset, RATE);
+    for (const [a, b] of gaps) t.diagnostic(`dropout: digital silence from ${a.toFixed(3)} to ${b.toFixed(3)} s`);
+    const overlaps = (time, half) => gaps.some(([a, b]) => a < time + half && b > time - half);
+    for (const time of joins) assert.ok(!overlaps(time, 0.02), `a dropout at the join at ${time} s`);
+    const scorable = joins.filter((time) => !overlaps(time, 0.5));
+    if (scorable.length < joins.length) t.diagnostic(`not scored (a dropout in their ±0.5 s): ${joins.filter((j) => !scorable.includes(j))}`);
+    const r = analyseJoins(source, captured, scorable, RATE, { aroundS: 0.5, search: 16 });
     for (const j of r.joins) t.diagnostic(`join at ${j.time.toFixed(2)} s: ${j.db.toFixed(1)} dB over the 99th percentile of coding error (offset ${j.offset})`);
     t.diagnostic(`aligned SNR ${r.snrDb.toFixed(1)} dB, gain ${r.gain.toFixed(3)}, global offset ${r.globalOffset}`);
     assert.equal(waits, 0, 'no waiting while playing through the joins');
     assert.ok(r.snrDb > 3, `capture aligned with the source (SNR ${r.snrDb.toFixed(1)} dB)`);
-    assert.equal(r.joins.length, joins.length, `every join scored (${r.joins.map((j) => j.time)} of ${joins})`);
+    assert.equal(r.joins.length, scorable.length, `every join without a dropout near it scored (${r.joins.map((j) => j.time)} of ${scorable})`);
+    assert.ok(r.joins.length >= MIN_SCORED, `at least ${MIN_SCORED} of ${joins.length} joins scored (${r.joins.length})`);
     // Nothing resamples between the element and the sink, so every join sits at the offset of
     // the global alignment: a dropout or an insertion anywhere (ours, the web view's or the
     // recorder's) moves the joins after it.
