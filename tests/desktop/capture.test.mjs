@@ -10,11 +10,11 @@
 // Audio jumped by multiples of 128 frames (one render quantum) 1–9 times in each of 5 runs,
 // at the same places as in a ScriptProcessor recording on the page's tap, so it is WebKitGTK's
 // bridge from the element to Web Audio and not the recorder; played directly it never jumped
-// (21 runs).
+// (24 runs).
 //
 // What the element path still does on a busy machine is run dry: the sink plays digital
 // silence for 10–560 ms and the music goes on at the right time, though every chunk was
-// appended seconds before (11 of 21 runs at load 2.5–10 on 2 cores; 2 of them at a join, at
+// appended seconds before (11 of 24 runs at load 2–10 on 2 cores; 2 of them at a join, at
 // load 5–9). Pink noise is never exactly silent, so such a dropout is found for certain: one
 // at a join fails; a join with one elsewhere in its ±0.5 s is not scored (the dropout would
 // swamp the coding error it is compared with), and at least MIN_SCORED joins must be.
