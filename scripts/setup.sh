@@ -6,14 +6,15 @@ cd "$(dirname "$0")/.."
 
 # System packages: build tools and libopus' cmake; ffmpeg as an independent checker in tests;
 # Debian's chromium for browser tests; WebKitGTK + GStreamer (plugins-bad has opusparse,
-# without which WebKit's MSE refuses Opus) for the desktop app and its tests; python3-gi with
-# GTK's introspection data for the desktop test's drag source (tests/desktop/drag_source.py).
+# without which WebKit's MSE refuses Opus) for the desktop app and its tests; PulseAudio and
+# GStreamer's pulsesink so the desktop tests hear the app on a private null sink; python3-gi
+# with GTK's introspection data for the desktop test's drag source (tests/desktop/drag_source.py).
 PACKAGES=(
   build-essential pkg-config cmake curl file ffmpeg chromium
   libwebkit2gtk-4.1-dev libgtk-3-dev libsoup-3.0-dev librsvg2-dev libayatana-appindicator3-dev
   libssl-dev libasound2-dev libdbus-1-dev xvfb xauth dbus webkit2gtk-driver xdotool
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
-  python3-gi gir1.2-gtk-3.0
+  pulseaudio pulseaudio-utils gstreamer1.0-pulseaudio python3-gi gir1.2-gtk-3.0
 )
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -234,6 +234,8 @@ fn main_window(
         "output": output,
         // The loopback server's base URL; null: the page uses the sonance: scheme.
         "api": api_base,
+        // WebKitGTK (Linux) plays the page's element without Web Audio (see desktop.js).
+        "webAudio": !cfg!(target_os = "linux"),
     });
     let script = DESKTOP_JS.replacen("/*BOOT*/ {}", &boot.to_string(), 1);
     let window = WebviewWindowBuilder::new(app, MAIN, WebviewUrl::App("index.html".into()))

@@ -51,6 +51,10 @@
   // On the native path nothing may play in the page: a running AudioContext alone makes the
   // web view publish an OS media session of its own, next to the native one. Without Web
   // Audio the page falls back to plain element volume, which the native path does not use.
+  // On WebKitGTK (`BOOT.webAudio` false) the web view path plays the element directly too:
+  // its bridge from the element to Web Audio inserts and drops 128-frame quanta while
+  // playing (1–9 jumps in each of 5 recorded runs, none with the element alone; see
+  // src-tauri/README.md). The page then fades and sets the volume with element volume.
   function mseWorks() {
     try {
       return typeof MediaSource !== 'undefined' && MediaSource.isTypeSupported('audio/webm; codecs="opus"');
@@ -64,7 +68,7 @@
       : mseWorks()
         ? null
         : 'this web view cannot play Opus in WebM (MSE)';
-  if (nativeReason) {
+  if (nativeReason || BOOT.webAudio === false) {
     try {
       Object.defineProperty(window, 'AudioContext', { value: undefined, configurable: true, writable: true });
       Object.defineProperty(window, 'webkitAudioContext', { value: undefined, configurable: true, writable: true });

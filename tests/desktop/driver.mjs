@@ -8,7 +8,7 @@
 // default target/desktop-tests).
 import { spawn, execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, mkdir, writeFile } from 'node:fs/promises';
+import { mkdtemp, mkdir, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { homedir, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -287,30 +287,82 @@ export async function launchApp({ files = [], args = [], home, env = {} } = {}) 
   }
 }
 
-/** The page's audio as RMS measured on `__sonance.tap` over `ms` milliseconds. */
-export function measureRms(session, ms = 700) {
-  return session.execAsync(async (ms) => {
-    const s = window.__sonance;
-    await s.audioReady();
-    const ctx = s.context;
-    const tap = s.tap;
-    if (!ctx || !tap) return { rms: -1, why: 'no Web Audio' };
-    const an = ctx.createAnalyser();
-    an.fftSize = 2048;
-    tap.connect(an);
-    const buf = new Float32Array(an.fftSize);
-    let sum = 0;
-    let n = 0;
-    const end = performance.now() + ms;
-    while (performance.now() < end) {
-      an.getFloatTimeDomainData(buf);
-      for (const x of buf) sum += x * x;
-      n += buf.length;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    tap.disconnect(an);
-    return { rms: Math.sqrt(sum / Math.max(1, n)), state: ctx.state, rate: ctx.sampleRate };
-  }, ms);
+/**
+ * A private PulseAudio server for one test, with a null sink as its only (default) output:
+ * the app's GStreamer output (pulsesink) plays into it in real time, and `record` captures its
+ * monitor, which is what a user would hear. Everything lives in a temporary folder (socket,
+ * state; no system daemon, no autospawn); `stop` ends the daemon. Pass `env` to launchApp.
+ */
+export async function startPulse({ rate = 48000 } = {}) {
+  const dir = await tempDir('sonance-pulse-');
+  const socket = join(dir, 'native');
+  const env = { PULSE_SERVER: `unix:${socket}`, PULSE_STATE_PATH: join(dir, 'state'), PULSE_RUNTIME_PATH: join(dir, 'runtime') };
+  // -n: no default.pa (no hardware detection, no restored volumes: streams play at unity).
+  const daemon = spawn('pulseaudio', [
+    '-n', '--daemonize=no', '--exit-idle-time=-1', '--use-pid-file=no', '--log-target=stderr', '--log-level=warning',
+    `--load=module-native-protocol-unix socket=${socket} auth-anonymous=1`,
+    `--load=module-null-sink sink_name=capture rate=${rate} format=float32le channels=2`,
+  ], { env: { ...process.env, ...env, XDG_RUNTIME_DIR: dir, HOME: dir }, stdio: ['ignore', 'ignore', 'pipe'] });
+  let log = '';
+  daemon.stderr.on('data', (d) => (log = (log + d).slice(-8000)));
+  const exited = new Promise((r) => daemon.once('exit', r));
+  const pactl = (...args) => run('pactl', args, { env: { ...process.env, ...env }, timeout: 5000 });
+  try {
+    await until(async () => (await pactl('info')).stdout.includes('Default Sink: capture'), { timeoutMs: 10_000, everyMs: 100, what: 'the PulseAudio server' });
+  } catch (e) {
+    daemon.kill('SIGKILL');
+    throw new Error(`${e.message}\n--- pulseaudio ---\n${log}`, { cause: e });
+  }
+  return {
+    env,
+    rate,
+    /** Record the sink's monitor (f32le stereo at `rate`) into `file` until `stop()`. */
+    async record(file) {
+      const out = await open(file, 'w');
+      const rec = spawn('parec', ['--raw', '--device=capture.monitor', '--format=float32le', `--rate=${rate}`, '--channels=2', '--latency-msec=50'], {
+        env: { ...process.env, ...env },
+        stdio: ['ignore', out.fd, 'pipe'],
+      });
+      let err = '';
+      rec.stderr.on('data', (d) => (err += d));
+      const done = new Promise((r) => rec.once('exit', r));
+      return {
+        async stop() {
+          rec.kill('SIGTERM');
+          await done;
+          await out.close();
+          if (err.trim()) throw new Error(`parec: ${err.trim()}`);
+        },
+      };
+    },
+    async stop() {
+      if (daemon.exitCode === null && daemon.signalCode === null) {
+        daemon.kill('SIGTERM');
+        await Promise.race([exited, sleep(3000)]);
+        if (daemon.exitCode === null && daemon.signalCode === null) daemon.kill('SIGKILL');
+      }
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** The app's audio as heard: RMS of `ms` milliseconds recorded on `pulse`'s sink (startPulse). */
+export async function measureRms(pulse, ms = 700) {
+  const dir = await tempDir('sonance-rms-');
+  const file = join(dir, 'rms.f32');
+  const bytes = Math.round((pulse.rate * ms) / 1000) * 8;
+  const rec = await pulse.record(file);
+  try {
+    await until(async () => (await stat(file)).size >= bytes, { timeoutMs: ms + 10_000, everyMs: 50, what: `${ms} ms of audio from the PulseAudio monitor` });
+  } finally {
+    await rec.stop();
+  }
+  const buf = await readFile(file);
+  await rm(dir, { recursive: true, force: true });
+  const x = new Float32Array(buf.buffer, buf.byteOffset, bytes / 4);
+  let sum = 0;
+  for (const v of x) sum += v * v;
+  return Math.sqrt(sum / x.length);
 }
 
 /** Titles of the X server's visible top-level windows (xdotool). */
