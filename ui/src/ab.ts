@@ -129,6 +129,8 @@ export class AbSwitch {
     this.disabled = true;
     if (this.timer !== null) clearInterval(this.timer);
     this.timer = null;
+    // The player is heard again (it may have been the silent one).
+    this.mainOut.setAudible(true);
     this.deck?.player.pause();
     this.deck = null;
     this.apply();
