@@ -6,6 +6,7 @@
 // Environment: SONANCE_DESKTOP_BIN (default target/release/sonance-desktop), TAURI_DRIVER
 // (default tauri-driver on PATH or ~/.cargo/bin), DESKTOP_ARTIFACTS (where screenshots go,
 // default target/desktop-tests).
+import assert from 'node:assert/strict';
 import { spawn, execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, mkdir, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
@@ -363,6 +364,31 @@ export async function measureRms(pulse, ms = 700) {
   let sum = 0;
   for (const v of x) sum += v * v;
   return Math.sqrt(sum / x.length);
+}
+
+/**
+ * An undecodable file was just opened while `title` plays: wait until the page names it
+ * (`pattern` in the alert) and `title` goes on playing.
+ */
+export async function namedWhilePlaying(app, pattern, title) {
+  const alert = await until(async () => {
+    const s = await app.state();
+    return pattern.test(s.alert) ? s : null;
+  }, { what: 'the page to name the undecodable file' });
+  assert.equal(alert.title, title);
+  const t0 = alert.currentTime;
+  await until(async () => {
+    const s = await app.state();
+    return !s.audioPaused && s.currentTime > t0 + 0.5 && s.title === title;
+  }, { what: `${title} to go on playing` });
+}
+
+/** The track list's rows (their text), once one matches `pattern`. */
+export function listedOnce(app, pattern, what) {
+  return until(async () => {
+    const rows = await app.exec(() => [...document.querySelectorAll('#track-list tr[data-id]')].map((x) => x.textContent));
+    return rows.some((x) => pattern.test(x)) ? rows : null;
+  }, { what });
 }
 
 /** Titles of the X server's visible top-level windows (xdotool). */

@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
-import { APP, launchApp, makeHome, tempDir, tone, until } from './driver.mjs';
+import { APP, launchApp, makeHome, namedWhilePlaying, tempDir, tone, until } from './driver.mjs';
 
 /** Run the binary again (a second launch) in the same world; resolves with its exit code. */
 function secondLaunch(home, args, cwd) {
@@ -38,16 +38,7 @@ test('a second launch hands its files over; an undecodable file shows why and th
 
     // An undecodable file opened while music plays: the message, and the music goes on.
     assert.equal(await secondLaunch(home, ['broken.flac'], dir), 0, 'the second instance exits at once');
-    const alert = await until(async () => {
-      const s = await app.state();
-      return /broken/i.test(s.alert) ? s : null;
-    }, { what: 'the page to name the undecodable file' });
-    assert.equal(alert.title, 'First Tone');
-    const t0 = alert.currentTime;
-    await until(async () => {
-      const s = await app.state();
-      return !s.audioPaused && s.currentTime > t0 + 0.5 && s.title === 'First Tone';
-    }, { what: 'the first file to go on playing' });
+    await namedWhilePlaying(app, /broken/i, 'First Tone');
 
     // A playable file opened with the app: it plays, in the same window.
     assert.equal(await secondLaunch(home, ['second.flac'], dir), 0);

@@ -10,7 +10,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { launchApp, makeHome, run, sleep, tempDir, tone, until } from './driver.mjs';
+import { launchApp, listedOnce, makeHome, namedWhilePlaying, run, sleep, tempDir, tone, until } from './driver.mjs';
 
 const DIALOG = 'Open audio files';
 
@@ -102,23 +102,11 @@ test('Open files…: the dialog adds files; an undecodable one shows why and the
     assert.ok(button.width > 0, 'the Open button takes room on the screen');
 
     await openWithDialog(app, broken);
-    const alert = await until(async () => {
-      const s = await app.state();
-      return /broken/i.test(s.alert) ? s : null;
-    }, { what: 'the page to name the undecodable file' });
-    assert.equal(alert.title, 'First Tone');
-    const t0 = alert.currentTime;
-    await until(async () => {
-      const s = await app.state();
-      return !s.audioPaused && s.currentTime > t0 + 0.5 && s.title === 'First Tone';
-    }, { what: 'the first file to go on playing' });
+    await namedWhilePlaying(app, /broken/i, 'First Tone');
 
     // A playable file chosen while music plays joins the queue; the music goes on.
     await openWithDialog(app, second);
-    const rows = await until(async () => {
-      const r = await app.exec(() => [...document.querySelectorAll('#track-list tr[data-id]')].map((x) => x.textContent));
-      return r.some((x) => /Second Tone/.test(x)) ? r : null;
-    }, { what: 'the chosen file to be listed' });
+    const rows = await listedOnce(app, /Second Tone/, 'the chosen file to be listed');
     assert.equal(rows.length, 3, `the list shows the queue (${rows.join(' | ')})`);
     const s = await app.state();
     assert.equal(s.title, 'First Tone');
@@ -129,10 +117,7 @@ test('Open files…: the dialog adds files; an undecodable one shows why and the
     await mkdir(folder);
     await tone(join(folder, 'third.flac'), { title: 'Third Tone', hz: 900 });
     await dragAndDrop([folder], 500, 300);
-    const after = await until(async () => {
-      const r = await app.exec(() => [...document.querySelectorAll('#track-list tr[data-id]')].map((x) => x.textContent));
-      return r.some((x) => /Third Tone/.test(x)) ? r : null;
-    }, { what: 'the dropped folder\'s track to be listed' });
+    const after = await listedOnce(app, /Third Tone/, "the dropped folder's track to be listed");
     assert.equal(after.length, 4, `the list shows the queue (${after.join(' | ')})`);
     const still = await app.state();
     assert.equal(still.title, 'First Tone');
