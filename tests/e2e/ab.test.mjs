@@ -50,6 +50,8 @@ function flipAndListen(page, ms) {
     };
     const out = [];
     const sleep = () => new Promise((r) => setTimeout(r, 20));
+    // A new AnalyserNode reads zeros until the audio thread has filled it: let it fill.
+    await new Promise((r) => setTimeout(r, 60));
     let pressed = performance.now() + 100;
     let done = false;
     while (performance.now() < pressed + ms) {
