@@ -79,8 +79,12 @@ export class AbSwitch {
   private locked = false;
   /** The main player plays the original because this module switched it there. */
   private switched = false;
-  /** Seeks this module makes on the main player: not mirrored back to the deck. */
-  private ownSeek = false;
+  /**
+   * Where this module last moved the main player to follow the deck: that seek is not
+   * mirrored back. Matched by position, so a seek that never fires `seeking` leaves nothing
+   * behind to swallow the user's next one.
+   */
+  private ownSeekTo: number | null = null;
 
   constructor(
     private readonly main: Player,
@@ -93,10 +97,9 @@ export class AbSwitch {
     });
     a.addEventListener('pause', () => this.deck?.player.pause());
     a.addEventListener('seeking', () => {
-      if (this.ownSeek) {
-        this.ownSeek = false;
-        return;
-      }
+      const own = this.ownSeekTo !== null && Math.abs(a.currentTime - this.ownSeekTo) < 0.05;
+      this.ownSeekTo = null;
+      if (own) return;
       if (this.deck?.player.track) this.deck.player.seek(a.currentTime);
     });
   }
@@ -242,7 +245,7 @@ export class AbSwitch {
       else if (Math.abs(d) > OUT_OF_STEP_S) this.locked = false;
       if (Math.abs(d) > JUMP_S) {
         if (lag === a) {
-          this.ownSeek = true;
+          this.ownSeekTo = lead.currentTime;
           this.main.seek(lead.currentTime);
         } else {
           b.seek(lead.currentTime);
