@@ -1,0 +1,1 @@
+//! The music library (work in progress).

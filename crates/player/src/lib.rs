@@ -1,0 +1,1 @@
+//! The player core (work in progress).
