@@ -26,8 +26,8 @@ pub struct ActorConfig {
     pub subscriber_capacity: usize,
     /// Where to save the state after changes; `None`: never save.
     pub state_path: Option<PathBuf>,
-    /// Position-only changes are saved at most this often (queue and settings changes are
-    /// saved at once).
+    /// Changes to the position, a seek or a sound setting are saved at most this often;
+    /// changes to the queue, the current track or the status are saved at once.
     pub position_save_interval: Duration,
 }
 
@@ -50,6 +50,17 @@ pub struct PlayerStopped;
 enum Msg {
     Cmd(Command),
     Shutdown,
+}
+
+impl Msg {
+    /// The command inside (a shutdown request becomes a Stop: only `try_send` calls this,
+    /// and it only sends commands).
+    fn into_command(self) -> Command {
+        match self {
+            Msg::Cmd(c) => c,
+            Msg::Shutdown => Command::Stop,
+        }
+    }
 }
 
 struct Shared {
@@ -116,14 +127,13 @@ impl PlayerHandle {
 
     /// Send a command unless the channel is full; gives it back when it is not sent.
     pub fn try_send(&self, cmd: Command) -> Result<(), TrySendError<Command>> {
-        self.tx.try_send(Msg::Cmd(cmd)).map_err(|e| match e {
-            TrySendError::Full(Msg::Cmd(c)) => TrySendError::Full(c),
-            TrySendError::Disconnected(Msg::Cmd(c)) => TrySendError::Disconnected(c),
-            // Only commands go through here.
-            TrySendError::Full(Msg::Shutdown) | TrySendError::Disconnected(Msg::Shutdown) => {
-                TrySendError::Disconnected(Command::Stop)
+        match self.tx.try_send(Msg::Cmd(cmd)) {
+            Ok(()) => Ok(()),
+            Err(TrySendError::Full(msg)) => Err(TrySendError::Full(msg.into_command())),
+            Err(TrySendError::Disconnected(msg)) => {
+                Err(TrySendError::Disconnected(msg.into_command()))
             }
-        })
+        }
     }
 
     /// The state after the last handled command (a copy).
@@ -195,7 +205,7 @@ impl Worker {
             if position_report && self.player.position_s() != position_before {
                 // The common case, four times a second: touch one field, save later.
                 lock(&self.shared.state).position_s = self.player.position_s();
-                self.schedule_position_save();
+                self.schedule_save();
             }
             return;
         }
@@ -203,12 +213,26 @@ impl Worker {
         if changed {
             *lock(&self.shared.state) = self.player.snapshot();
             *lock(&self.shared.upcoming) = self.player.upcoming();
-            self.save();
+            // What to play is saved at once; a seek or a setting (a volume slider sends many)
+            // waits like a position report.
+            let structural = events.iter().any(|e| {
+                matches!(
+                    e,
+                    Event::QueueChanged(_)
+                        | Event::TrackChanged { .. }
+                        | Event::StatusChanged { .. }
+                )
+            });
+            if structural {
+                self.save();
+            } else {
+                self.schedule_save();
+            }
         }
         self.broadcast(&events);
     }
 
-    fn schedule_position_save(&mut self) {
+    fn schedule_save(&mut self) {
         if self.config.state_path.is_none() || self.save_due.is_some() {
             return;
         }

@@ -6,6 +6,7 @@ use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
+use crate::player::Player;
 use crate::state::PlayerState;
 
 /// Why the saved state could not be written or read.
@@ -85,4 +86,14 @@ pub fn load_state(path: &Path) -> Result<PlayerState, PersistError> {
         path: path.to_owned(),
         source,
     })
+}
+
+/// The player saved at `path`, or a fresh one when there is none or it cannot be read. The
+/// error, if any, is returned for the log; a missing file (the first run) is not an error.
+pub fn restore_or_fresh(path: &Path, seed: u64) -> (Player, Option<PersistError>) {
+    match load_state(path) {
+        Ok(state) => (Player::restore(state, seed), None),
+        Err(e) if e.is_not_found() => (Player::new(seed), None),
+        Err(e) => (Player::new(seed), Some(e)),
+    }
 }

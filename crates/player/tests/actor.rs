@@ -187,7 +187,7 @@ fn queue_changes_are_saved_at_once_and_positions_debounced() {
 }
 
 #[test]
-fn shutdown_writes_a_pending_position() {
+fn settings_and_positions_wait_and_shutdown_writes_them() {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("player.json");
     let config = ActorConfig {
@@ -205,10 +205,20 @@ fn shutdown_writes_a_pending_position() {
     handle
         .send(Command::Position { position_s: 61.0 })
         .expect("send");
-    wait_for(&handle, "the position", |s| s.position_s == 61.0);
-    assert_eq!(saved(&path).expect("file").position_s, 0.0);
+    handle
+        .send(Command::SetVolume { volume: 0.25 })
+        .expect("send");
+    wait_for(&handle, "the volume", |s| s.volume == 0.25);
+    let file = saved(&path).expect("file");
+    assert_eq!(file.position_s, 0.0, "a position waits");
+    assert_eq!(
+        file.volume, 1.0,
+        "a setting waits too (a slider sends many)"
+    );
     handle.shutdown();
-    assert_eq!(saved(&path).expect("file").position_s, 61.0);
+    let file = saved(&path).expect("file");
+    assert_eq!(file.position_s, 61.0);
+    assert_eq!(file.volume, 0.25);
 }
 
 #[test]

@@ -149,3 +149,27 @@ fn a_missing_file_says_so() {
     .expect_err("no folder");
     assert!(matches!(err, PersistError::Io { .. }), "{err}");
 }
+
+#[test]
+fn restore_or_fresh_starts_fresh_on_a_missing_or_damaged_file() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("player.json");
+    let (p, err) = sonance_player::restore_or_fresh(&path, 0);
+    assert!(err.is_none(), "the first run is not an error");
+    assert_eq!(p.snapshot(), PlayerState::default());
+
+    std::fs::write(&path, b"{ not json").expect("write");
+    let (p, err) = sonance_player::restore_or_fresh(&path, 0);
+    assert!(matches!(err, Some(PersistError::Corrupt { .. })));
+    assert_eq!(p.snapshot(), PlayerState::default());
+
+    let saved = PlayerState {
+        tracks: ids(&["a"]),
+        index: Some(0),
+        ..PlayerState::default()
+    };
+    save_state(&path, &saved).expect("save");
+    let (p, err) = sonance_player::restore_or_fresh(&path, 0);
+    assert!(err.is_none());
+    assert_eq!(p.current(), Some(&id("a")));
+}
