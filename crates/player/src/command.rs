@@ -7,7 +7,7 @@ use ts_rs::TS;
 use crate::queue::{RepeatMode, TrackId};
 use crate::state::LoudnessMode;
 
-/// A command to the [`Player`](crate::Player). JSON: `{"type": "play_now", "tracks": [...],
+/// A command to the player. JSON: `{"type": "play_now", "tracks": [...],
 /// "index": 0}`. Indexes are positions in play order (the order the page draws).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(tag = "type", rename_all = "snake_case")]

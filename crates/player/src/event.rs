@@ -7,7 +7,7 @@ use ts_rs::TS;
 use crate::queue::{RepeatMode, TrackId};
 use crate::state::{LoudnessMode, Status};
 
-/// An event from the [`Player`](crate::Player). JSON: `{"type": "track_changed", ...}`.
+/// An event from the player. JSON: `{"type": "track_changed", ...}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Event {

@@ -4,7 +4,7 @@ import type { RepeatMode } from "./RepeatMode";
 import type { TrackId } from "./TrackId";
 
 /**
- * A command to the [`Player`](crate::Player). JSON: `{"type": "play_now", "tracks": [...],
+ * A command to the player. JSON: `{"type": "play_now", "tracks": [...],
  * "index": 0}`. Indexes are positions in play order (the order the page draws).
  */
 export type Command = { "type": "play_now", tracks: Array<TrackId>, index: number, } | { "type": "set_queue", tracks: Array<TrackId>, index: number, } | { "type": "play_next", tracks: Array<TrackId>, } | { "type": "append", tracks: Array<TrackId>, } | { "type": "remove", index: number, } | { "type": "move", from: number, to: number, } | { "type": "clear" } | { "type": "play" } | { "type": "pause" } | { "type": "toggle_play" } | { "type": "stop" } | { "type": "next" } | { "type": "previous" } | { "type": "seek", position_s: number, } | { "type": "set_shuffle", on: boolean, } | { "type": "set_repeat", mode: RepeatMode, } | { "type": "set_volume", volume: number, } | { "type": "set_preset", preset: string, } | { "type": "set_intensity", intensity: number, } | { "type": "set_loudness_mode", mode: LoudnessMode, } | { "type": "position", position_s: number, } | { "type": "track_ended", track?: TrackId, } | { "type": "track_failed", track: TrackId, message: string, };

@@ -6,6 +6,6 @@ import type { Status } from "./Status";
 import type { TrackId } from "./TrackId";
 
 /**
- * An event from the [`Player`](crate::Player). JSON: `{"type": "track_changed", ...}`.
+ * An event from the player. JSON: `{"type": "track_changed", ...}`.
  */
 export type Event = { "type": "queue_changed" } & QueueSnapshot | { "type": "track_changed", track: TrackId | null, index: number | null, start_at_s: number, } | { "type": "status_changed", status: Status, } | { "type": "seeked", position_s: number, } | { "type": "settings_changed" } & Settings | { "type": "error", kind: ErrorKind, message: string, };
