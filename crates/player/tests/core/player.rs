@@ -583,3 +583,56 @@ fn commands_and_events_have_the_documented_json_shape() {
     assert_eq!(state, p.snapshot());
     let _: TrackId = serde_json::from_str(r#""x""#).expect("transparent");
 }
+
+#[test]
+fn every_command_survives_a_json_round_trip() {
+    let all = [
+        Command::PlayNow {
+            tracks: ids(&["a"]),
+            index: 0,
+        },
+        Command::SetQueue {
+            tracks: ids(&["a", "b"]),
+            index: 1,
+        },
+        Command::PlayNext {
+            tracks: ids(&["c"]),
+        },
+        Command::Append { tracks: vec![] },
+        Command::Remove { index: 3 },
+        Command::Move { from: 1, to: 2 },
+        Command::Clear,
+        Command::Play,
+        Command::Pause,
+        Command::TogglePlay,
+        Command::Stop,
+        Command::Next,
+        Command::Previous,
+        Command::Seek { position_s: 1.5 },
+        Command::SetShuffle { on: true },
+        Command::SetRepeat {
+            mode: RepeatMode::All,
+        },
+        Command::SetVolume { volume: 0.5 },
+        Command::SetPreset {
+            preset: "warm".into(),
+        },
+        Command::SetIntensity { intensity: 0.25 },
+        Command::SetLoudnessMode {
+            mode: LoudnessMode::Album,
+        },
+        Command::Position { position_s: 3.25 },
+        Command::TrackEnded {
+            track: Some(id("a")),
+        },
+        Command::TrackFailed {
+            track: id("a"),
+            message: "gone".into(),
+        },
+    ];
+    for cmd in all {
+        let json = serde_json::to_string(&cmd).expect("json");
+        let back: Command = serde_json::from_str(&json).expect(&json);
+        assert_eq!(back, cmd, "{json}");
+    }
+}

@@ -2,8 +2,51 @@
 //! checked after each one.
 
 use sonance_player::{
-    Command, Event, LoudnessMode, Player, RepeatMode, Status, TrackId, MAX_TRACKS,
+    Command, Event, LoudnessMode, Player, QueueSnapshot, RepeatMode, Settings, Status, TrackId,
+    MAX_TRACKS,
 };
+
+/// What a front end knows when it only follows the events: it must always match the player.
+struct Mirror {
+    queue: QueueSnapshot,
+    track: Option<TrackId>,
+    status: Status,
+    settings: Settings,
+}
+
+impl Mirror {
+    fn new(p: &Player) -> Self {
+        Mirror {
+            queue: p.queue_snapshot(),
+            track: p.current().cloned(),
+            status: p.status(),
+            settings: p.settings().clone(),
+        }
+    }
+
+    fn apply(&mut self, e: &Event) {
+        match e {
+            Event::QueueChanged(q) => {
+                self.queue = q.clone();
+                self.track = q.index.and_then(|i| q.tracks.get(i).cloned());
+            }
+            Event::TrackChanged { track, index, .. } => {
+                self.queue.index = *index;
+                self.track = track.clone();
+            }
+            Event::StatusChanged { status } => self.status = *status,
+            Event::SettingsChanged(s) => self.settings = s.clone(),
+            Event::Seeked { .. } | Event::Error { .. } => {}
+        }
+    }
+
+    fn check(&self, p: &Player, ctx: &str) {
+        assert_eq!(self.queue, p.queue_snapshot(), "queue out of sync {ctx}");
+        assert_eq!(self.track.as_ref(), p.current(), "track out of sync {ctx}");
+        assert_eq!(self.status, p.status(), "status out of sync {ctx}");
+        assert_eq!(&self.settings, p.settings(), "settings out of sync {ctx}");
+    }
+}
 
 /// SplitMix64, so a failure replays exactly.
 struct Gen(u64);
@@ -153,6 +196,7 @@ fn ten_thousand_random_commands_keep_the_invariants() {
         let mut g = Gen(seed);
         let mut p = Player::new(seed);
         let mut tracks_seen = 0usize;
+        let mut mirror = Mirror::new(&p);
         for step in 0..10_000 {
             let cmd = random_command(&mut g, &p);
             let before = p.snapshot();
@@ -164,10 +208,9 @@ fn ten_thousand_random_commands_keep_the_invariants() {
                 assert_eq!(p.snapshot(), before, "a refused {cmd:?} changed the state");
             }
             for e in &events {
-                if let Event::QueueChanged(q) = e {
-                    assert_eq!(q.tracks.len(), p.queue().len());
-                }
+                mirror.apply(e);
             }
+            mirror.check(&p, &format!("at step {step} after {cmd:?}: {events:?}"));
             check_invariants(&p, step, &cmd);
             tracks_seen = tracks_seen.max(p.queue().len());
             if step % 1000 == 0 {
