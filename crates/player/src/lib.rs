@@ -37,7 +37,7 @@ mod state;
 pub use actor::{ActorConfig, PlayerHandle, PlayerStopped};
 pub use command::Command;
 pub use event::{ErrorKind, Event, QueueSnapshot, Settings};
-pub use persist::{load_state, restore_or_fresh, save_state, PersistError};
+pub use persist::{load_state, restore_or_fresh, save_state, PersistError, MAX_STATE_BYTES};
 pub use player::{Player, MAX_PRESET_LEN, RESTART_AFTER_S};
 pub use queue::{Queue, QueueError, RepeatMode, TrackId, MAX_TRACKS};
 pub use state::{LoudnessMode, PlayerState, Status, DEFAULT_PRESET};

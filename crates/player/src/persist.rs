@@ -3,7 +3,7 @@
 //! the previous file intact.
 
 use std::fs::{self, File};
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
 use crate::player::Player;
@@ -21,6 +21,10 @@ pub enum PersistError {
         #[source]
         source: io::Error,
     },
+    /// The file is far larger than any saved state (100 000 tracks take a few MB): not read.
+    /// Retrying will not help: start from a fresh state.
+    #[error("the player state at {path} is {bytes} bytes, more than the {max} a saved state can take; it was not loaded")]
+    TooLarge { path: PathBuf, bytes: u64, max: u64 },
     /// The file is not a saved player state (damaged, or from something else). Retrying will
     /// not help: start from a fresh state (the next save replaces the file).
     #[error("the player state at {path} is damaged and was not loaded: {source}")]
@@ -37,6 +41,9 @@ impl PersistError {
         matches!(self, PersistError::Io { source, .. } if source.kind() == io::ErrorKind::NotFound)
     }
 }
+
+/// The largest file [`load_state`] reads: a full queue of long paths is well under this.
+pub const MAX_STATE_BYTES: u64 = 64 * 1024 * 1024;
 
 /// Write `state` to `path` atomically.
 pub fn save_state(path: &Path, state: &PlayerState) -> Result<(), PersistError> {
@@ -77,12 +84,26 @@ pub fn save_state(path: &Path, state: &PlayerState) -> Result<(), PersistError> 
 /// [`PersistError::Corrupt`] and the caller starts fresh. The result is not validated yet;
 /// [`Player::restore`](crate::Player::restore) does that.
 pub fn load_state(path: &Path) -> Result<PlayerState, PersistError> {
-    let bytes = fs::read(path).map_err(|source| PersistError::Io {
+    let io_err = |source| PersistError::Io {
         action: "read",
         path: path.to_owned(),
         source,
-    })?;
-    serde_json::from_slice(&bytes).map_err(|source| PersistError::Corrupt {
+    };
+    let file = File::open(path).map_err(io_err)?;
+    let bytes = file.metadata().map_err(io_err)?.len();
+    if bytes > MAX_STATE_BYTES {
+        return Err(PersistError::TooLarge {
+            path: path.to_owned(),
+            bytes,
+            max: MAX_STATE_BYTES,
+        });
+    }
+    let mut buf = Vec::new();
+    // `take` guards against a file that grows while it is read.
+    file.take(MAX_STATE_BYTES + 1)
+        .read_to_end(&mut buf)
+        .map_err(io_err)?;
+    serde_json::from_slice(&buf).map_err(|source| PersistError::Corrupt {
         path: path.to_owned(),
         source,
     })

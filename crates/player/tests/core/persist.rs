@@ -173,3 +173,15 @@ fn restore_or_fresh_starts_fresh_on_a_missing_or_damaged_file() {
     assert!(err.is_none());
     assert_eq!(p.current(), Some(&id("a")));
 }
+
+#[test]
+fn a_huge_file_is_refused_without_reading_it() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("player.json");
+    let f = std::fs::File::create(&path).expect("create");
+    // Sparse: no real disk space used.
+    f.set_len(sonance_player::MAX_STATE_BYTES + 1)
+        .expect("set_len");
+    let err = load_state(&path).expect_err("too large");
+    assert!(matches!(err, PersistError::TooLarge { .. }), "{err}");
+}
