@@ -293,3 +293,82 @@ describe('library text', () => {
     expect(unplayableReason({})).toBeNull();
   });
 });
+
+describe('scan polling', () => {
+  it('polls every 500 ms while a scan runs, every 5 s otherwise, and says when the library changed', async () => {
+    const { ScanPoller } = await import('../src/library/sidebar');
+    const delays: number[] = [];
+    let fire: (() => void) | null = null;
+    const timers: Timers = {
+      setTimeout: (fn, ms) => {
+        delays.push(ms);
+        fire = fn;
+        return 1;
+      },
+      clearTimeout: () => {},
+    };
+    const answers = [
+      { running: false, done: 0, total: 0, files_per_s: 0 },
+      { running: true, done: 1, total: 10, files_per_s: 5 },
+      { running: true, done: 5, total: 10, files_per_s: 5 },
+      { running: false, done: 10, total: 10, files_per_s: 0 },
+    ];
+    const seen: unknown[] = [];
+    const changed = vi.fn();
+    const p = new ScanPoller({ scanStatus: async () => answers.shift()! }, (s) => seen.push(s), { timers, onLibraryChanged: changed, progressEvery: 100 });
+    p.start();
+    const flush = async () => {
+      for (let i = 0; i < 5; i++) await Promise.resolve();
+    };
+    await flush();
+    for (let i = 0; i < 3; i++) {
+      fire!();
+      await flush();
+    }
+    expect(delays).toEqual([5000, 500, 500, 5000]);
+    expect(changed).toHaveBeenCalledTimes(1);
+    expect(seen).toHaveLength(4);
+    p.stop();
+  });
+  it('stops asking a server without a library', async () => {
+    const { ScanPoller } = await import('../src/library/sidebar');
+    const setT = vi.fn();
+    const seen: unknown[] = [];
+    const p = new ScanPoller(
+      {
+        scanStatus: async () => {
+          throw Object.assign(new Error('no'), { status: 404 });
+        },
+      },
+      (s) => seen.push(s),
+      { timers: { setTimeout: setT, clearTimeout: () => {} } },
+    );
+    p.start();
+    for (let i = 0; i < 5; i++) await Promise.resolve();
+    expect(seen).toEqual([null]);
+    expect(setT).not.toHaveBeenCalled();
+  });
+});
+
+describe('artists', () => {
+  it('filters by word prefix, case and accent-insensitive', async () => {
+    const { filterArtists } = await import('../src/library/artistsView');
+    const list = [
+      { name: 'Beyoncé', album_count: 2, track_count: 3 },
+      { name: 'The Beatles', album_count: 1, track_count: 1 },
+      { name: 'Abbey', album_count: 1, track_count: 1 },
+    ];
+    expect(filterArtists(list, 'beyon').map((a) => a.name)).toEqual(['Beyoncé']);
+    expect(filterArtists(list, 'BEYONCE').map((a) => a.name)).toEqual(['Beyoncé']);
+    expect(filterArtists(list, 'bea').map((a) => a.name)).toEqual(['The Beatles']);
+    expect(filterArtists(list, '')).toHaveLength(3);
+  });
+  it('makes albums from an artist’s tracks', async () => {
+    const { albumsOfTracks } = await import('../src/library/artistsView');
+    const t = (id: number, album_id: number, has_cover = false): Track => ({ id, title: '', artist: 'X', album: `A${album_id}`, duration_s: 1, album_id, has_cover, year: 2000 });
+    expect(albumsOfTracks([t(1, 1), t(2, 1, true), t(3, 2)])).toEqual([
+      { id: 1, title: 'A1', album_artist: 'X', year: 2000, cover_track_id: 2 },
+      { id: 2, title: 'A2', album_artist: 'X', year: 2000, cover_track_id: null },
+    ]);
+  });
+});
