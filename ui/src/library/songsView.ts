@@ -149,6 +149,7 @@ export class SongsView {
     this.query = q;
     this.version++;
     if (changedList) this.scroller.scrollTop = 0;
+    this.body.parentElement?.setAttribute('aria-rowcount', String((cache.total ?? 0) + 1));
     this.render();
     this.onStatus({ total: cache.total ?? 0, query: q, whole: cache.whole });
   }
@@ -166,7 +167,7 @@ export class SongsView {
   }
 
   private render(): void {
-    if (this.scroller.hidden || this.scroller.clientHeight === 0 && this.scroller.offsetParent === null) return;
+    if (this.scroller.hidden) return;
     const cache = this.cache;
     const head = this.body.parentElement?.querySelector('thead');
     const w = rowWindow({

@@ -8,7 +8,7 @@ import { $ } from '../ui/dom';
 import { AlbumGrid } from './albumGrid';
 import { AlbumPage } from './albumPage';
 import { ArtistPage, ArtistsView } from './artistsView';
-import { plural } from './format';
+import { groupDigits, plural } from './format';
 import type { TrackSource } from './queue';
 import { isSearchShortcut } from './search';
 import { ScanPoller, Sidebar, type ViewName } from './sidebar';
@@ -191,7 +191,8 @@ export class Library {
       if (available) this.poller.start();
       else this.poller.stop();
     }
-    if (!s.query) $('track-count').textContent = plural(s.total, 'track');
+    if (!s.query) this.libraryTotal = s.total;
+    $('track-count').textContent = s.query && this.libraryTotal !== null ? `${groupDigits(s.total)} of ${plural(this.libraryTotal, 'track')}` : plural(s.total, 'track');
     this.everLoaded = true;
     this.lastStatus = s;
     this.updateEmpty();
@@ -199,6 +200,7 @@ export class Library {
   }
 
   private lastStatus: SongsStatus | null = null;
+  private libraryTotal: number | null = null;
 
   private updateEmpty(): void {
     const s = this.lastStatus;
