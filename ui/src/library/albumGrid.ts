@@ -40,6 +40,8 @@ export class AlbumGrid {
   private cache: PageCache<Album>;
   private readonly search: LatestSearch<PageCache<Album>>;
   private query = '';
+  /** The text typed last (its search may still be waiting for the debounce). */
+  private wanted = '';
   private frame = 0;
   private shown = '';
   private version = 0;
@@ -83,15 +85,17 @@ export class AlbumGrid {
   }
 
   input(q: string): void {
+    this.wanted = q;
     this.search.input(q);
   }
 
   setQuery(q: string): Promise<void> {
+    this.wanted = q;
     return this.search.now(q);
   }
 
   reload(): Promise<void> {
-    return this.search.now(this.query);
+    return this.search.now(this.wanted);
   }
 
   refresh(): void {

@@ -32,7 +32,10 @@ export class SongsView {
   private cache: PageCache<Track>;
   private sort: string | null = null;
   private query = '';
-  private readonly search: LatestSearch<PageCache<Track>>;
+  private readonly search: LatestSearch<{ cache: PageCache<Track>; sort: string | null }>;
+  /** The text typed last (its search may still be waiting for the debounce). */
+  private wanted = '';
+  private appliedSort: string | null = null;
   private currentId: TrackId | null = null;
   private currentFailed = false;
   private frame = 0;
@@ -52,13 +55,14 @@ export class SongsView {
     this.cache = this.makeCache('', null);
     this.search = new LatestSearch(
       async (q, signal) => {
-        const cache = this.makeCache(q, this.sort);
+        const sort = this.sort;
+        const cache = this.makeCache(q, sort);
         signal.addEventListener('abort', () => cache.dispose());
         await cache.ensure(0, this.visibleRows());
         if (cache.total === null) throw new Error('The library could not be loaded.');
-        return cache;
+        return { cache, sort };
       },
-      (cache, q) => this.swap(cache, q),
+      ({ cache, sort }, q) => this.swap(cache, q, sort),
       { onError: (e) => this.onError(e) },
     );
     this.headers = [...head.querySelectorAll<HTMLElement>('th[data-sort]')];
@@ -83,15 +87,17 @@ export class SongsView {
 
   /** Load (or load again: the library changed) with the current search and sort; resolves when shown. */
   reload(): Promise<void> {
-    return this.search.now(this.query);
+    return this.search.now(this.wanted);
   }
 
   /** Search as you type (debounced). */
   input(q: string): void {
+    this.wanted = q;
     this.search.input(q);
   }
 
   setQuery(q: string): Promise<void> {
+    this.wanted = q;
     return this.search.now(q);
   }
 
@@ -102,7 +108,7 @@ export class SongsView {
   setSort(sort: string | null): void {
     this.sort = sort;
     this.renderHeaders();
-    void this.search.now(this.query);
+    void this.search.now(this.wanted);
   }
 
   /** Ids of every track of this view in order (fetched as needed). */
@@ -142,9 +148,10 @@ export class SongsView {
     return cache;
   }
 
-  private swap(cache: PageCache<Track>, q: string): void {
+  private swap(cache: PageCache<Track>, q: string, sort: string | null): void {
     // The old cache is not disposed: a queue may still read on through it.
-    const changedList = q !== this.query || this.cache.total === null;
+    const changedList = q !== this.query || sort !== this.appliedSort || this.cache.total === null;
+    this.appliedSort = sort;
     this.cache = cache;
     this.query = q;
     this.version++;
