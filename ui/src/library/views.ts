@@ -96,7 +96,7 @@ export class Library {
       if (e.defaultPrevented) return;
       const t = e.target as HTMLElement | null;
       const typing = !!t && (t.tagName === 'TEXTAREA' || t.isContentEditable || (t.tagName === 'INPUT' && !['range', 'checkbox', 'radio', 'button'].includes((t as HTMLInputElement).type)));
-      if (isSearchShortcut(e, typing) && !this.searchBox.hidden) {
+      if (isSearchShortcut(e, typing) && !this.searchBox.hidden && this.searchBox.isConnected) {
         e.preventDefault();
         this.searchBox.focus();
         this.searchBox.select();
