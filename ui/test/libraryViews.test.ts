@@ -23,6 +23,10 @@ function setup(opts: { paging?: boolean; tracks?: Track[] } = {}) {
   document.body.innerHTML = body;
   const tracks = opts.tracks ?? TRACKS;
   const calls: string[] = [];
+  let folders = [
+    { id: 1, path: '/music/a', track_count: 2 },
+    { id: 2, path: '/music/b', track_count: 1 },
+  ];
   const fold = (s: string | null | undefined) => (s ?? '').normalize('NFD').replace(/\p{M}/gu, '').toLowerCase();
   const page = <T>(items: T[], q: ListQuery): Page<T> =>
     opts.paging === false ? { items, total: items.length, whole: true } : { items: items.slice(q.offset ?? 0, (q.offset ?? 0) + (q.limit ?? items.length)), total: items.length, whole: false };
@@ -38,6 +42,11 @@ function setup(opts: { paging?: boolean; tracks?: Track[] } = {}) {
     },
     album: async (id: number): Promise<AlbumDetail> => ({ ...ALBUMS[id - 1]!, tracks: tracks.filter((t) => t.album_id === id) }),
     artists: async () => [],
+    folders: async () => folders.slice(),
+    removeFolder: async (id: number) => {
+      calls.push(`remove ${id}`);
+      folders = folders.filter((f) => f.id !== id);
+    },
     scanStatus: async () => {
       calls.push('scan');
       return { running: false, done: 0, total: 0, files_per_s: 0 };
@@ -60,7 +69,7 @@ describe('library views (DOM)', () => {
     expect($('track-count').textContent).toBe('3 tracks');
     expect($('empty').hidden).toBe(true);
     expect(($('search') as HTMLInputElement).hidden).toBe(false);
-    expect([...document.querySelectorAll<HTMLButtonElement>('#views button')].filter((b) => !b.hidden).map((b) => b.textContent)).toEqual(['Songs', 'Albums', 'Artists']);
+    expect([...document.querySelectorAll<HTMLButtonElement>('#views button')].filter((b) => !b.hidden).map((b) => b.textContent)).toEqual(['Songs', 'Albums', 'Artists', 'Folders']);
     await vi.waitFor(() => expect(calls).toContain('scan'));
   });
 
@@ -122,5 +131,16 @@ describe('library views (DOM)', () => {
     // Back goes to the albums.
     (document.querySelector('#view-album .back') as HTMLButtonElement).click();
     expect($('view-albums').hidden).toBe(false);
+  });
+
+  it('lists the library folders and removes one; no path field in a browser', async () => {
+    const { lib, calls } = setup();
+    await lib.start();
+    (document.querySelector('#views button[data-view=folders]') as HTMLButtonElement).click();
+    await vi.waitFor(() => expect(document.querySelectorAll('#view-folders .folder')).toHaveLength(2));
+    expect(document.querySelector('#view-folders input')).toBeNull();
+    (document.querySelector('#view-folders button[aria-label="Remove /music/a"]') as HTMLButtonElement).click();
+    await vi.waitFor(() => expect(document.querySelectorAll('#view-folders .folder')).toHaveLength(1));
+    expect(calls).toContain('remove 1');
   });
 });

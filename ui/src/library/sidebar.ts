@@ -7,7 +7,7 @@ import type { Bridge, ScanStatus } from '../bridge';
 import { scanFraction, scanText } from './format';
 import type { Timers } from './search';
 
-export type ViewName = 'songs' | 'albums' | 'artists';
+export type ViewName = 'songs' | 'albums' | 'artists' | 'folders';
 
 export class Sidebar {
   private readonly items: HTMLButtonElement[];

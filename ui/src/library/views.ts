@@ -8,6 +8,7 @@ import { $ } from '../ui/dom';
 import { AlbumGrid } from './albumGrid';
 import { AlbumPage } from './albumPage';
 import { ArtistPage, ArtistsView } from './artistsView';
+import { FoldersView } from './foldersView';
 import { groupDigits, plural } from './format';
 import type { TrackSource } from './queue';
 import { isSearchShortcut } from './search';
@@ -31,6 +32,7 @@ export class Library {
   readonly album: AlbumPage;
   readonly artists: ArtistsView;
   readonly artist: ArtistPage;
+  readonly folders: FoldersView;
   readonly sidebar: Sidebar;
   private readonly poller: ScanPoller;
   private readonly sections: Record<Page, HTMLElement>;
@@ -54,6 +56,7 @@ export class Library {
       album: $('view-album'),
       artists: $('view-artists'),
       artist: $('view-artist'),
+      folders: $('view-folders'),
     };
     this.searchBox = $('search') as HTMLInputElement;
     this.songs = new SongsView(
@@ -72,6 +75,18 @@ export class Library {
     this.album = new AlbumPage(this.sections.album, bridge, (source, index) => hooks.play(source, index), () => this.back(), err);
     this.artists = new ArtistsView(this.sections.artists, bridge, (name) => void this.openArtist(name), err);
     this.artist = new ArtistPage(this.sections.artist, bridge, (id) => void this.openAlbum(id, 'artist'), () => this.show('artists'), err);
+    // The path field only inside the desktop shell (a browser page has no business typing server paths).
+    const desktop = (window as { __TAURI_INTERNALS__?: unknown }).__TAURI_INTERNALS__ !== undefined;
+    this.folders = new FoldersView(
+      this.sections.folders,
+      bridge,
+      desktop,
+      () => {
+        this.poller.poke();
+        void this.reload();
+      },
+      err,
+    );
     this.sidebar = new Sidebar(
       $('views'),
       { box: $('scan'), label: $('scan-label'), bar: $('scan-bar'), fill: $('scan-fill'), text: $('scan-text') },
@@ -149,6 +164,8 @@ export class Library {
     } else if (view === 'artists') {
       this.artists.setQuery(q);
       if (!this.artists.loaded) void this.artists.reload();
+    } else if (view === 'folders') {
+      void this.folders.reload();
     }
   }
 
