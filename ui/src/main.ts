@@ -107,7 +107,8 @@ function start(): void {
   let autoAdvanced = false;
   let preview: number | null = null;
 
-  const queue = new PlayQueue();
+  // A track the desktop shell started directly goes on through the songs view.
+  const queue: PlayQueue = new PlayQueue(() => library.songs.source);
   const nowCover = new NowCover($('now-cover') as HTMLImageElement, bridge, 96);
   /** What the list said about the track that plays (cover, …), when it was started from a list. */
   let currentMeta: Track | null = null;
@@ -175,7 +176,13 @@ function start(): void {
     const t = player.track;
     nowTitle.textContent = t ? t.title : 'Nothing playing';
     nowSub.textContent = t ? [t.artist, t.album].filter(Boolean).join(' — ') : '';
-    const meta = t && currentMeta && String(currentMeta.id) === String(t.id) ? currentMeta : null;
+    let meta = t && currentMeta && String(currentMeta.id) === String(t.id) ? currentMeta : null;
+    if (t && !meta) {
+      // Started by the desktop shell: what the songs view knows about it, if it is at hand.
+      const src = library.songs.source;
+      meta = src.get(src.findLoaded((x) => String(x.id) === String(t.id))) ?? null;
+      if (meta) currentMeta = meta;
+    }
     nowCover.show(t ? t.id : null, meta?.has_cover);
     seekBar.setDuration(t?.duration_s ?? 0);
     if (!abOn && presetSel.value !== player.preset && [...presetSel.options].some((o) => o.value === player.preset)) {

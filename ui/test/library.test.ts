@@ -267,6 +267,13 @@ describe('play queue', () => {
     expect((await q.next(2))?.id).toBe(3);
     expect(await q.next(99)).toBeUndefined();
   });
+  it('goes on through the fallback list when a track was started from none (the desktop shell)', async () => {
+    const list = arraySource([tr(1), tr(2), tr(3)]);
+    const q = new PlayQueue(() => list);
+    expect((await q.next(2))?.id).toBe(3);
+    expect(await q.next(3)).toBeUndefined();
+    expect(await new PlayQueue().next(2)).toBeUndefined();
+  });
   it('reads on through a paged list', async () => {
     const items = Array.from({ length: 300 }, (_, i) => tr(i));
     const c = new PageCache<Track>(async (o, l) => ({ items: items.slice(o, o + l), total: 300, whole: false }), { pageSize: 100 });

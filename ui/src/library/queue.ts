@@ -29,6 +29,12 @@ export class PlayQueue {
   private source: TrackSource | null = null;
   private index = -1;
 
+  /**
+   * `fallback`: the list to go on through when a track was started from no list
+   * (the desktop shell loads its start track directly), e.g. the songs view.
+   */
+  constructor(private readonly fallback?: () => TrackSource | null) {}
+
   /** Playing starts at `index` of `source`. */
   start(source: TrackSource, index: number): void {
     this.source = source;
@@ -41,13 +47,15 @@ export class PlayQueue {
 
   /** The track after `current` (what plays now) in the list it was started from. */
   async next(current: TrackId | null): Promise<Track | undefined> {
-    const src = this.source;
-    if (!src) return undefined;
+    let src: TrackSource | null = this.source;
     let i = this.index;
-    if (!same(src.get(i)?.id, current)) {
-      // Something else started it (the desktop shell): find it among what is at hand.
-      i = src.findLoaded((t) => same(t.id, current));
-      if (i < 0) return undefined;
+    if (!src || !same(src.get(i)?.id, current)) {
+      // Something else started it (the desktop shell): find it among what is at hand,
+      // in the list it was started from, else in the fallback list.
+      const found = locate(src, current) ?? locate(this.fallback?.() ?? null, current);
+      if (!found) return undefined;
+      [src, i] = found;
+      this.source = src;
     }
     // Missing files are skipped: they cannot play.
     for (let n = i + 1; ; n++) {
@@ -60,4 +68,10 @@ export class PlayQueue {
       }
     }
   }
+}
+
+function locate(src: TrackSource | null, id: TrackId | null): [TrackSource, number] | null {
+  if (!src) return null;
+  const i = src.findLoaded((t) => same(t.id, id));
+  return i >= 0 ? [src, i] : null;
 }
