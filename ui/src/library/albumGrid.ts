@@ -104,7 +104,7 @@ export class AlbumGrid {
   }
 
   private makeCache(q: string): PageCache<Album> {
-    const cache: PageCache<Album> = new PageCache<Album>((offset, limit, signal) => this.bridge.albumPage({ q, offset, limit, sort: 'album_artist' }, signal), {
+    const cache: PageCache<Album> = new PageCache<Album>((offset, limit, signal) => this.bridge.albumPage({ q, offset, limit }, signal), {
       pageSize: 100,
       maxPages: 20,
       onChange: () => {
