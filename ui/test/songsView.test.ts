@@ -119,6 +119,23 @@ describe('songs view (DOM)', () => {
     expect(view.appliedQuery).toBe('bey');
   });
 
+  it('leaves rows that stay in view in place (a focused title keeps its focus) while scrolling', async () => {
+    const { view, rows, scroller } = setup();
+    await view.reload();
+    const row5 = rows()[5]!;
+    row5.querySelector('button')!.focus();
+    // 15 rows down: with 10 rows of overscan the first row in the DOM is row 5.
+    scroller.scrollTop = 15 * ROW_HEIGHT;
+    scroller.dispatchEvent(new Event('scroll'));
+    await frame();
+    await frame();
+    expect(rows()[0]).toBe(row5);
+    expect(document.activeElement).toBe(row5.querySelector('button'));
+    const spacers = [...document.querySelectorAll('#b tr.spacer')];
+    expect(spacers).toHaveLength(2);
+    expect(document.querySelector('#b')!.firstElementChild!.classList.contains('spacer')).toBe(true);
+  });
+
   it('marks the playing row', async () => {
     const { view, rows } = setup();
     await view.reload();

@@ -42,6 +42,10 @@ export class SongsView {
   private shown = { start: -1, end: -1, version: -1 };
   private version = 0;
   private readonly headers: HTMLElement[];
+  /** The rows in the DOM by index, with the item and list they show. */
+  private readonly rendered = new Map<number, { row: HTMLTableRowElement; track: Track | undefined; cache: PageCache<Track> }>();
+  private readonly topSpacer = spacer(0);
+  private readonly bottomSpacer = spacer(0);
 
   constructor(
     private readonly scroller: HTMLElement,
@@ -188,11 +192,44 @@ export class SongsView {
     if (cache.total !== null && w.end > w.start) void cache.ensure(w.start, w.end);
     if (w.start === this.shown.start && w.end === this.shown.end && this.version === this.shown.version) return;
     this.shown = { start: w.start, end: w.end, version: this.version };
-    const rows: HTMLTableRowElement[] = [];
-    if (w.padTop > 0) rows.push(spacer(w.padTop));
-    for (let i = w.start; i < w.end; i++) rows.push(this.row(cache, i));
-    if (w.padBottom > 0) rows.push(spacer(w.padBottom));
-    this.body.replaceChildren(...rows);
+    // Rows that stay are left in place (a focused or pressed title button survives a
+    // scroll or a page arriving); only rows that leave or change are replaced.
+    for (const [i, r] of this.rendered) {
+      if (i < w.start || i >= w.end || r.cache !== cache || r.track !== cache.get(i)) {
+        r.row.remove();
+        this.rendered.delete(i);
+      }
+    }
+    const body = this.body;
+    for (const child of [...body.children]) if (!this.isOurs(child)) child.remove();
+    let prev: Element | null = null;
+    const place = (el: Element) => {
+      const at: Element | null = prev ? prev.nextElementSibling : body.firstElementChild;
+      if (el !== at) body.insertBefore(el, at);
+      prev = el;
+    };
+    if (w.padTop > 0) {
+      setHeight(this.topSpacer, w.padTop);
+      place(this.topSpacer);
+    } else this.topSpacer.remove();
+    for (let i = w.start; i < w.end; i++) {
+      let r = this.rendered.get(i);
+      if (!r) {
+        r = { row: this.row(cache, i), track: cache.get(i), cache };
+        this.rendered.set(i, r);
+      }
+      place(r.row);
+    }
+    if (w.padBottom > 0) {
+      setHeight(this.bottomSpacer, w.padBottom);
+      place(this.bottomSpacer);
+    } else this.bottomSpacer.remove();
+  }
+
+  private isOurs(el: Element): boolean {
+    if (el === this.topSpacer || el === this.bottomSpacer) return true;
+    for (const r of this.rendered.values()) if (r.row === el) return true;
+    return false;
   }
 
   private row(cache: PageCache<Track>, i: number): HTMLTableRowElement {
@@ -238,7 +275,11 @@ export class SongsView {
 }
 
 function spacer(height: number): HTMLTableRowElement {
-  const td = h('td', { colspan: '5' });
-  td.style.height = `${height}px`;
-  return h('tr', { class: 'spacer', 'aria-hidden': 'true' }, td);
+  const row = h('tr', { class: 'spacer', 'aria-hidden': 'true' }, h('td', { colspan: '5' }));
+  setHeight(row, height);
+  return row;
+}
+
+function setHeight(spacerRow: HTMLTableRowElement, height: number): void {
+  (spacerRow.firstElementChild as HTMLElement).style.height = `${height}px`;
 }
