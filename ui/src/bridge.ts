@@ -27,6 +27,85 @@ export interface Track {
   duration_s: number | null;
   /** Why the file cannot be played, when it cannot. */
   error?: string | null;
+  // Library fields (a server with a library database sends them; older servers do not).
+  album_artist?: string | null;
+  album_id?: LibraryId | null;
+  track_no?: number | null;
+  disc_no?: number | null;
+  year?: number | null;
+  genre?: string | null;
+  /** The file is gone from disk (the library still lists it). */
+  missing?: boolean;
+  codec?: string | null;
+  sample_rate?: number | null;
+  channels?: number | null;
+  has_cover?: boolean;
+  play_count?: number;
+}
+
+export type LibraryId = string | number;
+
+export interface Album {
+  id: LibraryId;
+  title: string;
+  album_artist: string | null;
+  year: number | null;
+  track_count: number;
+  duration_s: number;
+  /** A track whose cover stands for the album, or null when none has one. */
+  cover_track_id: TrackId | null;
+}
+
+export interface AlbumDetail extends Album {
+  /** In disc/track order. */
+  tracks: Track[];
+}
+
+export interface Artist {
+  name: string;
+  album_count: number;
+  track_count: number;
+}
+
+export interface ScanStatus {
+  running: boolean;
+  done: number;
+  total: number;
+  files_per_s: number;
+  phase?: string | null;
+  current_folder?: string | null;
+}
+
+export interface LibraryFolder {
+  id: LibraryId;
+  path: string;
+  track_count: number;
+}
+
+/** One window of a list and the size of the whole list. */
+export interface Page<T> {
+  items: T[];
+  /** How many items the whole list has (`X-Total-Count`). */
+  total: number;
+  /**
+   * The server sent no `X-Total-Count`: it does not page (an older server) and
+   * `items` is the whole list, whatever was asked.
+   */
+  whole: boolean;
+}
+
+export interface ListQuery {
+  q?: string;
+  limit?: number;
+  offset?: number;
+  /** A column name, `-` in front for descending. */
+  sort?: string;
+}
+
+export interface TrackQuery extends ListQuery {
+  album?: LibraryId;
+  artist?: string;
+  genre?: string;
 }
 
 export interface TrackDetail extends Track {
@@ -122,6 +201,44 @@ export class Bridge {
     return this.json<Track[]>('api/tracks', undefined, signal);
   }
 
+  /** A window of the library's tracks (search, sort, filters). */
+  trackPage(query: TrackQuery, signal?: AbortSignal): Promise<Page<Track>> {
+    return this.page<Track>('api/tracks', listQuery(query), signal);
+  }
+
+  albumPage(query: ListQuery, signal?: AbortSignal): Promise<Page<Album>> {
+    return this.page<Album>('api/albums', listQuery(query), signal);
+  }
+
+  album(id: LibraryId, signal?: AbortSignal): Promise<AlbumDetail> {
+    return this.json<AlbumDetail>(`api/albums/${encodeURIComponent(String(id))}`, undefined, signal);
+  }
+
+  artists(signal?: AbortSignal): Promise<Artist[]> {
+    return this.json<Artist[]>('api/artists', undefined, signal);
+  }
+
+  /** The address of a track's cover art (a JPEG; 404 when it has none), `size` pixels square at most. */
+  coverUrl(id: TrackId, size: number): string {
+    return this.url(`api/covers/${encodeURIComponent(String(id))}`, { size: String(Math.max(1, Math.round(size))) });
+  }
+
+  scanStatus(signal?: AbortSignal): Promise<ScanStatus> {
+    return this.json<ScanStatus>('api/library/scan', undefined, signal);
+  }
+
+  folders(signal?: AbortSignal): Promise<LibraryFolder[]> {
+    return this.json<LibraryFolder[]>('api/library/folders', undefined, signal);
+  }
+
+  async addFolder(path: string, signal?: AbortSignal): Promise<void> {
+    await this.request('api/library/folders', undefined, signal, { method: 'POST', body: JSON.stringify({ path }) });
+  }
+
+  async removeFolder(id: LibraryId, signal?: AbortSignal): Promise<void> {
+    await this.request(`api/library/folders/${encodeURIComponent(String(id))}`, undefined, signal, { method: 'DELETE' });
+  }
+
   track(id: TrackId, signal?: AbortSignal): Promise<TrackDetail> {
     return this.json<TrackDetail>(`api/tracks/${encodeURIComponent(String(id))}`, undefined, signal);
   }
@@ -202,6 +319,22 @@ export class Bridge {
     }
   }
 
+  private async page<T>(path: string, query: Record<string, string>, signal?: AbortSignal): Promise<Page<T>> {
+    const res = await this.request(path, query, signal);
+    let items: T[];
+    try {
+      items = (await res.json()) as T[];
+    } catch (e) {
+      if (signal?.aborted) throw toApiError(e, signal);
+      throw new ApiError('The server sent an answer that could not be read.', res.status, 'bad_response');
+    }
+    if (!Array.isArray(items)) throw new ApiError('The server sent an answer that could not be read.', res.status, 'bad_response');
+    const header = res.headers.get('X-Total-Count');
+    const total = header === null || header.trim() === '' ? NaN : Number(header);
+    if (Number.isInteger(total) && total >= 0) return { items, total, whole: false };
+    return { items, total: items.length, whole: true };
+  }
+
   private async bytes(path: string, query?: Record<string, string>, signal?: AbortSignal): Promise<ArrayBuffer> {
     const res = await this.request(path, query, signal);
     try {
@@ -211,10 +344,23 @@ export class Bridge {
     }
   }
 
-  private async request(path: string, query: Record<string, string> | undefined, signal?: AbortSignal): Promise<Response> {
+  private async request(
+    path: string,
+    query: Record<string, string> | undefined,
+    signal?: AbortSignal,
+    send?: { method: 'POST' | 'DELETE'; body?: string },
+  ): Promise<Response> {
     let res: Response;
+    const init: RequestInit = { signal, cache: 'no-store' };
+    if (send) {
+      init.method = send.method;
+      if (send.body !== undefined) {
+        init.body = send.body;
+        init.headers = { 'Content-Type': 'application/json' };
+      }
+    }
     try {
-      res = await fetch(this.url(path, query), { signal, cache: 'no-store' });
+      res = await fetch(this.url(path, query), init);
     } catch (e) {
       throw toApiError(e, signal);
     }
@@ -230,6 +376,19 @@ export class Bridge {
     }
     throw new ApiError(message, res.status, kind);
   }
+}
+
+/** The query string of a list request: only the parameters given, in a fixed order. */
+export function listQuery(query: TrackQuery): Record<string, string> {
+  const q: Record<string, string> = {};
+  if (query.q !== undefined && query.q.trim() !== '') q.q = query.q.trim();
+  if (query.limit !== undefined) q.limit = String(Math.max(0, Math.floor(query.limit)));
+  if (query.offset !== undefined) q.offset = String(Math.max(0, Math.floor(query.offset)));
+  if (query.sort) q.sort = query.sort;
+  if (query.album !== undefined) q.album = String(query.album);
+  if (query.artist !== undefined) q.artist = query.artist;
+  if (query.genre !== undefined) q.genre = query.genre;
+  return q;
 }
 
 function chunkPath(id: TrackId, n: number): string {

@@ -3,13 +3,15 @@
  * No framework; the markup lives in index.html.
  */
 import { AB_PRESET, AbSwitch, type AbState } from './ab';
-import { Bridge, type Preset, type TrackId } from './bridge';
+import { Bridge, type Preset, type Track, type TrackId } from './bridge';
 import { formatTime } from './format';
 import { AudioOutput } from './output';
 import { messageOf, Player, type PlayerState } from './player';
 import { $ } from './ui/dom';
+import { NowCover } from './library/covers';
+import { PlayQueue, type TrackSource } from './library/queue';
+import { Library } from './library/views';
 import { SeekBar } from './ui/seekBar';
-import { TrackList } from './ui/trackList';
 
 declare global {
   interface Window {
@@ -24,6 +26,10 @@ declare global {
       bridge: Bridge;
       /** Fetch the track list again (the desktop app added files); what plays goes on. */
       reloadTracks?(): Promise<void>;
+      /** The library views (search, songs, albums, artists). */
+      library?: Library;
+      /** Ids of the songs view's tracks in order (what a queue would get). */
+      viewIds?(): Promise<TrackId[]>;
       /** The A/B switch (its second deck): the desktop's native path disables it. */
       ab: AbSwitch;
       abState(): AbState;
@@ -101,10 +107,21 @@ function start(): void {
   let autoAdvanced = false;
   let preview: number | null = null;
 
-  const list = new TrackList($('track-list'), (id) => {
-    autoAdvanced = false;
-    void playTrack(id);
+  // A track the desktop shell started directly goes on through the songs view.
+  const queue: PlayQueue = new PlayQueue(() => library.songs.source);
+  const nowCover = new NowCover($('now-cover') as HTMLImageElement, bridge, 96);
+  /** What the list said about the track that plays (cover, …), when it was started from a list. */
+  let currentMeta: Track | null = null;
+
+  const library = new Library(bridge, {
+    play: (source, index) => {
+      autoAdvanced = false;
+      void playFrom(source, index);
+    },
+    message: (text) => showMessage(text),
   });
+  exposed.library = library;
+  exposed.viewIds = () => library.ids();
 
   const seekBar = new SeekBar(
     seekInput,
@@ -120,10 +137,19 @@ function start(): void {
 
   let currentId: TrackId | null = null;
 
-  async function playTrack(id: TrackId): Promise<void> {
-    currentId = id;
-    list.setCurrent(id);
-    await player.load(id, { autoplay: true });
+  async function playTrack(t: Track): Promise<void> {
+    currentId = t.id;
+    currentMeta = t;
+    library.setCurrent(t.id);
+    await player.load(t.id, { autoplay: true });
+  }
+
+  /** Play `index` of `source` (a view's list, an album); what follows comes from it. */
+  async function playFrom(source: TrackSource, index: number): Promise<void> {
+    const t = source.get(index) ?? (await source.at(index));
+    if (!t) return;
+    queue.start(source, index);
+    await playTrack(t);
   }
 
   // ---- rendering
@@ -150,6 +176,14 @@ function start(): void {
     const t = player.track;
     nowTitle.textContent = t ? t.title : 'Nothing playing';
     nowSub.textContent = t ? [t.artist, t.album].filter(Boolean).join(' — ') : '';
+    let meta = t && currentMeta && String(currentMeta.id) === String(t.id) ? currentMeta : null;
+    if (t && !meta) {
+      // Started by the desktop shell: what the songs view knows about it, if it is at hand.
+      const src = library.songs.source;
+      meta = src.get(src.findLoaded((x) => String(x.id) === String(t.id))) ?? null;
+      if (meta) currentMeta = meta;
+    }
+    nowCover.show(t ? t.id : null, meta?.has_cover);
     seekBar.setDuration(t?.duration_s ?? 0);
     if (!abOn && presetSel.value !== player.preset && [...presetSel.options].some((o) => o.value === player.preset)) {
       presetSel.value = player.preset;
@@ -186,35 +220,38 @@ function start(): void {
   player.addEventListener('time', renderTime);
   player.addEventListener('message', (e) => showMessage((e as CustomEvent<string | null>).detail));
   player.addEventListener('failure', () => {
-    list.setCurrent(currentId, true);
+    library.setCurrent(currentId, true);
     if (autoAdvanced) {
       // Continuous play: skip the track that failed, keep the message visible.
       const msg = player.error;
-      const next = list.next(currentId);
-      if (next) {
-        void playTrack(next.id).then(() => {
+      const failed = currentId;
+      void queue.next(failed).then((next) => {
+        if (!next || String(currentId) !== String(failed)) return;
+        void playTrack(next).then(() => {
           if (!player.error) showMessage(msg);
         });
-      }
+      });
     }
   });
   player.addEventListener('ended', () => {
-    const next = list.next(player.track?.id ?? null);
-    if (next && player.track && String(next.id) !== String(list.first()?.id)) {
-      autoAdvanced = true;
-      void playTrack(next.id);
-    }
+    const ended = player.track?.id ?? null;
+    if (ended === null) return;
+    void queue.next(ended).then((next) => {
+      // Nothing else started meanwhile.
+      if (next && player.track && String(player.track.id) === String(ended)) {
+        autoAdvanced = true;
+        void playTrack(next);
+      }
+    });
   });
   setInterval(renderTime, 250);
 
   // ---- controls
   playBtn.addEventListener('click', () => {
     if (!player.track) {
-      const first = list.first();
-      if (first) {
-        autoAdvanced = false;
-        void playTrack(first.id);
-      }
+      const first = library.firstSource();
+      autoAdvanced = false;
+      void playFrom(first.source, first.index);
       return;
     }
     player.toggle();
@@ -302,17 +339,12 @@ function start(): void {
     .finally(renderPreset)
     .catch((e) => showMessage(`Presets could not be loaded: ${messageOf(e)}`));
   const loadTracks = (): Promise<void> =>
-    bridge
-      .tracks()
-      .then((tracks) => {
-        list.render(tracks);
-        list.setCurrent(currentId, !!player.error);
-        $('track-count').textContent = tracks.length === 1 ? '1 track' : `${tracks.length} tracks`;
-        $('empty').hidden = tracks.length > 0;
-      })
+    library
+      .reload()
+      .then(() => library.setCurrent(currentId, !!player.error))
       .catch((e) => showMessage(`The library could not be loaded: ${messageOf(e)}`));
   exposed.reloadTracks = loadTracks;
-  void loadTracks();
+  void library.start();
 
   renderButton();
   renderTrack();
