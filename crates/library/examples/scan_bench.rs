@@ -42,8 +42,18 @@ fn generate(dir: &Path, n: usize) -> Res<Vec<PathBuf>> {
     let seeds = [dir.join("seed.mp3"), dir.join("seed.flac")];
     for (seed, codec) in seeds.iter().zip(["libmp3lame", "flac"]) {
         ffmpeg(&[
-            "-f", "lavfi", "-i", "sine=frequency=440:duration=1", "-c:a", codec,
-            "-metadata", "title=Seed", "-metadata", "artist=Seed", "-metadata", "album=Seed",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=440:duration=1",
+            "-c:a",
+            codec,
+            "-metadata",
+            "title=Seed",
+            "-metadata",
+            "artist=Seed",
+            "-metadata",
+            "album=Seed",
             seed.to_str().ok_or("path")?,
         ])?;
     }
@@ -76,7 +86,11 @@ fn p95(mut v: Vec<Duration>) -> Duration {
 }
 
 fn main() -> Res<()> {
-    let n: usize = std::env::args().nth(1).map(|s| s.parse()).transpose()?.unwrap_or(5000);
+    let n: usize = std::env::args()
+        .nth(1)
+        .map(|s| s.parse())
+        .transpose()?
+        .unwrap_or(5000);
     let tmp = tempfile::tempdir()?;
     let t = Instant::now();
     let files = generate(tmp.path(), n)?;
@@ -124,7 +138,16 @@ fn main() -> Res<()> {
         tx.commit()?;
     }
     let big_lib = Library::open(&big)?;
-    let queries = ["lo", "beyonce", "night riv", "zoe gold", "b", "mot", "velvet neon 12", "ocean"];
+    let queries = [
+        "lo",
+        "beyonce",
+        "night riv",
+        "zoe gold",
+        "b",
+        "mot",
+        "velvet neon 12",
+        "ocean",
+    ];
     let mut times = Vec::new();
     let mut hits = 0;
     for round in 0..25 {

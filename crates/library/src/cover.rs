@@ -46,7 +46,10 @@ pub(crate) fn folder_image(dir: &Path) -> Option<PathBuf> {
     for entry in std::fs::read_dir(dir).ok()?.flatten() {
         let name = entry.file_name();
         let name = name.to_string_lossy();
-        if let Some(rank) = FOLDER_IMAGES.iter().position(|n| n.eq_ignore_ascii_case(&name)) {
+        if let Some(rank) = FOLDER_IMAGES
+            .iter()
+            .position(|n| n.eq_ignore_ascii_case(&name))
+        {
             if best.as_ref().is_none_or(|(r, _)| rank < *r) && entry.path().is_file() {
                 best = Some((rank, entry.path()));
             }
@@ -81,7 +84,12 @@ impl Library {
         };
         let path = PathBuf::from(path);
         // The embedded picture, keyed by the file's identity.
-        let key = identity(&["embedded", &path.to_string_lossy(), &fsize.to_string(), &mtime.to_string()]);
+        let key = identity(&[
+            "embedded",
+            &path.to_string_lossy(),
+            &fsize.to_string(),
+            &mtime.to_string(),
+        ]);
         if let Some(c) = self.cached(&key, size) {
             return Ok(Some(c));
         }
@@ -153,7 +161,7 @@ impl Library {
             let _ = std::fs::remove_file(&tmp);
             return Err(Error::io(&tmp, e));
         }
-        if n % 64 == 0 {
+        if n.is_multiple_of(64) {
             trim_cache(dir, MAX_CACHE_BYTES);
         }
         Ok(())
@@ -163,7 +171,11 @@ impl Library {
 /// The embedded front cover (else the first picture) of `path`.
 fn embedded_picture(path: &Path) -> Result<Option<Vec<u8>>> {
     let tagged = match lofty::probe::Probe::open(path)
-        .and_then(|p| p.options(ParseOptions::new().read_cover_art(true)).guess_file_type().map_err(Into::into))
+        .and_then(|p| {
+            p.options(ParseOptions::new().read_cover_art(true))
+                .guess_file_type()
+                .map_err(Into::into)
+        })
         .and_then(|p| p.read())
     {
         Ok(t) => t,
@@ -198,7 +210,9 @@ pub(crate) fn thumbnail(source: &[u8], size: u32) -> Result<Vec<u8>> {
         .map_err(|e| Error::Cover(e.to_string()))?;
     let format = reader.format();
     if !matches!(format, Some(ImageFormat::Jpeg | ImageFormat::Png)) {
-        return Err(Error::Cover("it is neither a JPEG nor a PNG image".to_string()));
+        return Err(Error::Cover(
+            "it is neither a JPEG nor a PNG image".to_string(),
+        ));
     }
     let (w, h) = ImageReader::with_format(Cursor::new(source), format.unwrap_or(ImageFormat::Jpeg))
         .into_dimensions()

@@ -8,7 +8,9 @@ use std::path::PathBuf;
 pub enum Error {
     /// The database file exists but is not a Sonance library (or is damaged). Retrying does
     /// not help; move the file away and a new library is made.
-    #[error("{path} is not a music library database (it is damaged or another kind of file): {reason}")]
+    #[error(
+        "{path} is not a music library database (it is damaged or another kind of file): {reason}"
+    )]
     NotADatabase { path: PathBuf, reason: String },
     /// The database was written by a newer Sonance. Update the app.
     #[error("the music library {path} was made by a newer version of Sonance (schema {found}, this version knows up to {known})")]

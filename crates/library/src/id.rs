@@ -143,7 +143,10 @@ mod tests {
         let a = AlbumId::for_album(Some("Beyoncé"), Some("I Am... Sasha Fierce"));
         let b = AlbumId::for_album(Some("BEYONCÉ"), Some("i am... sasha fierce"));
         assert_eq!(a, b);
-        assert_ne!(a, AlbumId::for_album(Some("Other"), Some("I Am... Sasha Fierce")));
+        assert_ne!(
+            a,
+            AlbumId::for_album(Some("Other"), Some("I Am... Sasha Fierce"))
+        );
         assert_eq!(AlbumId::for_album(Some("x"), None), None);
         assert_eq!(AlbumId::for_album(Some("x"), Some("  ")), None);
     }

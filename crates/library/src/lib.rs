@@ -38,8 +38,8 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 pub use error::{Error, Result};
 pub use id::{AlbumId, TrackId};
 pub use model::{
-    AlbumRecord, ArtistRecord, Cover, Folder, FolderId, GenreRecord, Page, ScanPhase,
-    ScanProgress, ScanReport, TrackRecord,
+    AlbumRecord, ArtistRecord, Cover, Folder, FolderId, GenreRecord, Page, ScanPhase, ScanProgress,
+    ScanReport, TrackRecord,
 };
 pub use query::{fts_query, AlbumQuery, Sort, SortKey, TrackQuery, UnknownSort, MAX_LIMIT};
 pub use watch::Watcher;
@@ -115,11 +115,13 @@ impl Library {
             readers.push(Mutex::new(c));
         }
         let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(SCAN_THREADS.min(
-                std::thread::available_parallelism()
-                    .map(|n| n.get())
-                    .unwrap_or(2),
-            ))
+            .num_threads(
+                SCAN_THREADS.min(
+                    std::thread::available_parallelism()
+                        .map(|n| n.get())
+                        .unwrap_or(2),
+                ),
+            )
             .thread_name(|i| format!("library-scan-{i}"))
             .start_handler(|_| lower_thread_priority())
             .build()
@@ -178,9 +180,7 @@ impl Library {
                 "INSERT OR IGNORE INTO folders (path, added_at) VALUES (?1, ?2)",
                 params![p, now_s()],
             )?;
-            Ok(c.query_row("SELECT id FROM folders WHERE path = ?1", [&p], |r| {
-                r.get(0)
-            })?)
+            Ok(c.query_row("SELECT id FROM folders WHERE path = ?1", [&p], |r| r.get(0))?)
         })
     }
 
@@ -228,9 +228,11 @@ impl Library {
     /// One track, missing or not.
     pub fn track(&self, id: &TrackId) -> Result<Option<TrackRecord>> {
         self.read(|c| {
-            c.prepare_cached(&format!("SELECT {TRACK_COLUMNS} FROM tracks t WHERE t.id = ?1"))?
-                .query_row([id.as_str()], track_from_row)
-                .optional()
+            c.prepare_cached(&format!(
+                "SELECT {TRACK_COLUMNS} FROM tracks t WHERE t.id = ?1"
+            ))?
+            .query_row([id.as_str()], track_from_row)
+            .optional()
         })
     }
 
@@ -257,10 +259,9 @@ impl Library {
                 .prepare_cached(&sql)?
                 .query_map(params, track_from_row)?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
-            let total: i64 = c.prepare_cached(&count)?.query_row(
-                rusqlite::params_from_iter(f.params.iter()),
-                |r| r.get(0),
-            )?;
+            let total: i64 = c
+                .prepare_cached(&count)?
+                .query_row(rusqlite::params_from_iter(f.params.iter()), |r| r.get(0))?;
             Ok(Page {
                 items,
                 total: total.max(0) as u64,
@@ -274,9 +275,11 @@ impl Library {
         self.write(|c| {
             let tx = c.transaction()?;
             let path: Option<String> = tx
-                .query_row("SELECT path FROM tracks WHERE id = ?1", [id.as_str()], |r| {
-                    r.get(0)
-                })
+                .query_row(
+                    "SELECT path FROM tracks WHERE id = ?1",
+                    [id.as_str()],
+                    |r| r.get(0),
+                )
                 .optional()?;
             let Some(path) = path else {
                 return Err(Error::NotFound {
@@ -347,7 +350,10 @@ impl Library {
 
     /// A page of albums, sorted by album artist then title (missing tracks not counted).
     pub fn albums(&self, q: &AlbumQuery) -> Result<Page<AlbumRecord>> {
-        let mut clauses = vec!["t.album_id IS NOT NULL".to_string(), "t.missing = 0".to_string()];
+        let mut clauses = vec![
+            "t.album_id IS NOT NULL".to_string(),
+            "t.missing = 0".to_string(),
+        ];
         let mut params: Vec<rusqlite::types::Value> = Vec::new();
         let mut from = "tracks t".to_string();
         if let Some(text) = q.q.as_deref().filter(|s| !s.trim().is_empty()) {
@@ -381,8 +387,7 @@ impl Library {
                       MIN(t.album COLLATE NOCASE), t.album_id
              LIMIT {limit} OFFSET {offset}"
         );
-        let count =
-            format!("SELECT COUNT(DISTINCT t.album_id) FROM {from} WHERE {where_sql}");
+        let count = format!("SELECT COUNT(DISTINCT t.album_id) FROM {from} WHERE {where_sql}");
         self.read(|c| {
             let items = c
                 .prepare_cached(&sql)?
@@ -487,7 +492,8 @@ fn not_a_database(path: &Path, e: Error) -> Error {
     }
 }
 
-const ALBUM_SELECT: &str = "SELECT t.album_id, MIN(t.album), MIN(COALESCE(t.album_artist, t.artist)),
+const ALBUM_SELECT: &str =
+    "SELECT t.album_id, MIN(t.album), MIN(COALESCE(t.album_artist, t.artist)),
     MAX(t.year), COUNT(*), COALESCE(SUM(t.duration_s), 0),
     (SELECT c.id FROM tracks c WHERE c.album_id = t.album_id AND c.missing = 0
         AND (c.embedded_cover = 1 OR c.folder_cover = 1)
@@ -498,7 +504,11 @@ fn album_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Option<AlbumRecord>
     let cover: Option<String> = r.get(6)?;
     Ok(AlbumId::parse(&id).map(|id| AlbumRecord {
         id,
-        title: r.get::<_, Option<String>>(1).ok().flatten().unwrap_or_default(),
+        title: r
+            .get::<_, Option<String>>(1)
+            .ok()
+            .flatten()
+            .unwrap_or_default(),
         album_artist: r.get(2).ok().flatten(),
         year: r.get(3).ok().flatten(),
         track_count: r.get(4).unwrap_or(0),

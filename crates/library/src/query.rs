@@ -188,7 +188,12 @@ pub fn fts_query(input: &str) -> Option<String> {
         .split_whitespace()
         .map(|w| {
             w.chars()
-                .filter(|c| !matches!(c, '"' | '*' | '^' | ':' | '(' | ')' | '{' | '}' | '[' | ']' | '+' | '\''))
+                .filter(|c| {
+                    !matches!(
+                        c,
+                        '"' | '*' | '^' | ':' | '(' | ')' | '{' | '}' | '[' | ']' | '+' | '\''
+                    )
+                })
                 .collect::<String>()
         })
         .map(|w| w.trim_start_matches('-').to_string())

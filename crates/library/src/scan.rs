@@ -101,7 +101,10 @@ pub(crate) fn write_batch(conn: &mut Connection, batch: &[Write]) -> Result<()> 
                 Write::Upsert(f, t) => {
                     let path = f.path.to_string_lossy();
                     let id = TrackId::for_canonical(&f.path);
-                    let title = t.title.clone().unwrap_or_else(|| title_from_file_name(&f.path));
+                    let title = t
+                        .title
+                        .clone()
+                        .unwrap_or_else(|| title_from_file_name(&f.path));
                     let album_id = AlbumId::for_album(
                         t.album_artist.as_deref().or(t.artist.as_deref()),
                         t.album.as_deref(),
@@ -133,7 +136,11 @@ pub(crate) fn write_batch(conn: &mut Connection, batch: &[Write]) -> Result<()> 
                     ])?;
                 }
                 Write::Touch(f) => {
-                    touch.execute(params![f.path.to_string_lossy(), f.folder_id, f.folder_cover])?;
+                    touch.execute(params![
+                        f.path.to_string_lossy(),
+                        f.folder_id,
+                        f.folder_cover
+                    ])?;
                 }
                 Write::Missing(p) => {
                     missing.execute([p])?;
@@ -270,7 +277,9 @@ impl Library {
             if cancelled() {
                 break;
             }
-            let current = chunk.first().and_then(|(f, _)| f.path.parent().map(Path::to_path_buf));
+            let current = chunk
+                .first()
+                .and_then(|(f, _)| f.path.parent().map(Path::to_path_buf));
             let rows: Vec<Option<(Write, bool)>> = self.pool.install(|| {
                 chunk
                     .par_iter()

@@ -124,7 +124,11 @@ pub(crate) fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
         tx.execute_batch(sql)?;
         tx.pragma_update(None, "user_version", (i + 1) as i64)?;
         tx.commit()?;
-        log::info!("library {}: schema migrated to version {}", path.display(), i + 1);
+        log::info!(
+            "library {}: schema migrated to version {}",
+            path.display(),
+            i + 1
+        );
     }
     Ok(())
 }

@@ -75,7 +75,8 @@ fn read_lofty(path: &Path) -> Result<FileTags, String> {
     let file_type = probe.file_type();
     let (tagged, codec): (TaggedFile, String) = if file_type == Some(FileType::Mp4) {
         let mut reader = probe.into_inner();
-        let mp4 = lofty::mp4::Mp4File::read_from(&mut reader, options).map_err(|e| e.to_string())?;
+        let mp4 =
+            lofty::mp4::Mp4File::read_from(&mut reader, options).map_err(|e| e.to_string())?;
         let codec = match mp4.properties().codec() {
             Some(lofty::mp4::Mp4Codec::AAC) => "AAC",
             Some(lofty::mp4::Mp4Codec::ALAC) => "ALAC",
@@ -161,7 +162,12 @@ fn read_symphonia(path: &Path) -> Result<FileTags, String> {
         hint.with_extension(ext);
     }
     let mut format = symphonia::default::get_probe()
-        .probe(&hint, mss, FormatOptions::default(), MetadataOptions::default())
+        .probe(
+            &hint,
+            mss,
+            FormatOptions::default(),
+            MetadataOptions::default(),
+        )
         .map_err(|e| e.to_string())?;
     let track = format
         .default_track(TrackType::Audio)
@@ -258,7 +264,8 @@ fn sniff_flac(r: &mut BufReader<File>) -> std::io::Result<bool> {
 }
 
 fn syncsafe(b: &[u8]) -> u32 {
-    b.iter().fold(0u32, |acc, &x| (acc << 7) | u32::from(x & 0x7f))
+    b.iter()
+        .fold(0u32, |acc, &x| (acc << 7) | u32::from(x & 0x7f))
 }
 
 fn sniff_id3v2(r: &mut BufReader<File>) -> std::io::Result<bool> {
@@ -291,8 +298,14 @@ fn sniff_id3v2(r: &mut BufReader<File>) -> std::io::Result<bool> {
             return Ok(false);
         }
         let (id, size): (&[u8], u64) = match major {
-            2 => (&f[..3], u64::from(u32::from_be_bytes([0, f[3], f[4], f[5]]))),
-            3 => (&f[..4], u64::from(u32::from_be_bytes([f[4], f[5], f[6], f[7]]))),
+            2 => (
+                &f[..3],
+                u64::from(u32::from_be_bytes([0, f[3], f[4], f[5]])),
+            ),
+            3 => (
+                &f[..4],
+                u64::from(u32::from_be_bytes([f[4], f[5], f[6], f[7]])),
+            ),
             _ => (&f[..4], u64::from(syncsafe(&f[4..8]))),
         };
         if id == b"APIC" || id == b"PIC" {

@@ -28,7 +28,10 @@ fn kill9_child() {
         lib.scan(&AtomicBool::new(false), &|_| {}).unwrap();
         // Touch every file so the next pass writes again.
         for e in std::fs::read_dir(dir.join("music")).unwrap().flatten() {
-            let f = std::fs::File::options().append(true).open(e.path()).unwrap();
+            let f = std::fs::File::options()
+                .append(true)
+                .open(e.path())
+                .unwrap();
             f.set_modified(std::time::SystemTime::now()).unwrap();
         }
     }
@@ -69,7 +72,10 @@ fn a_scan_killed_at_random_moments_leaves_a_usable_database() {
             .stderr(std::process::Stdio::null())
             .spawn()
             .unwrap();
-        std::thread::sleep(Duration::from_millis(150 + jitter(900)));
+        // Early kills land in the first scan, later ones in the re-reads of touched files.
+        std::thread::sleep(Duration::from_millis(
+            40 + jitter(if i < 3 { 250 } else { 900 }),
+        ));
         if child.try_wait().unwrap().is_none() {
             child.kill().unwrap(); // SIGKILL on unix
             kills += 1;
@@ -86,12 +92,18 @@ fn a_scan_killed_at_random_moments_leaves_a_usable_database() {
     let lib = Library::open(&tmp.path().join("lib.sqlite3")).unwrap();
     let report = lib.scan(&AtomicBool::new(false), &|_| {}).unwrap();
     assert_eq!(
-        lib.tracks(&TrackQuery { include_missing: true, ..TrackQuery::default() })
-            .unwrap()
-            .total as usize,
+        lib.tracks(&TrackQuery {
+            include_missing: true,
+            ..TrackQuery::default()
+        })
+        .unwrap()
+        .total as usize,
         FILES
     );
-    assert_eq!(report.added + report.updated + report.unchanged, FILES as u64);
+    assert_eq!(
+        report.added + report.updated + report.unchanged,
+        FILES as u64
+    );
     let again = lib.scan(&AtomicBool::new(false), &|_| {}).unwrap();
     assert_eq!(again.unchanged, FILES as u64);
     eprintln!("10 kills in {:?}", start.elapsed());

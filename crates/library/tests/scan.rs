@@ -24,12 +24,7 @@ fn by_path(lib: &Library, path: &Path) -> TrackRecord {
 }
 
 fn all(lib: &Library, q: TrackQuery) -> Vec<TrackRecord> {
-    lib.tracks(&TrackQuery {
-        limit: 1000,
-        ..q
-    })
-    .unwrap()
-    .items
+    lib.tracks(&TrackQuery { limit: 1000, ..q }).unwrap().items
 }
 
 fn titles(tracks: &[TrackRecord]) -> Vec<String> {
@@ -68,10 +63,30 @@ fn fixture() -> Fixture {
         v.push(("disc", "1"));
         v
     };
-    tone(&a.join("Beyoncé — Halo.flac"), FLAC, &fierce("Halo", "3"), 440);
-    tone(&a.join("01 If I Were a Boy.mp3"), MP3, &fierce("If I Were a Boy", "1"), 330);
-    tone(&a.join("02 Single Ladies.ogg"), VORBIS, &fierce("Single Ladies", "2"), 550);
-    tone(&a.join("🎵 Sweet Dreams.opus"), OPUS, &fierce("Sweet Dreams", "4"), 660);
+    tone(
+        &a.join("Beyoncé — Halo.flac"),
+        FLAC,
+        &fierce("Halo", "3"),
+        440,
+    );
+    tone(
+        &a.join("01 If I Were a Boy.mp3"),
+        MP3,
+        &fierce("If I Were a Boy", "1"),
+        330,
+    );
+    tone(
+        &a.join("02 Single Ladies.ogg"),
+        VORBIS,
+        &fierce("Single Ladies", "2"),
+        550,
+    );
+    tone(
+        &a.join("🎵 Sweet Dreams.opus"),
+        OPUS,
+        &fierce("Sweet Dreams", "4"),
+        660,
+    );
     // Disc 2 track 1 sorts after disc 1 track 4.
     let mut d2 = fierce("Video Phone", "1");
     d2.retain(|(k, _)| *k != "disc");
@@ -85,13 +100,23 @@ fn fixture() -> Fixture {
         v.push(("genre", "Rock"));
         v
     };
-    tone(&b.join("a lossless.m4a"), ALAC, &other("Lossless Song", "2"), 500);
+    tone(
+        &b.join("a lossless.m4a"),
+        ALAC,
+        &other("Lossless Song", "2"),
+        500,
+    );
     tone(&b.join("b wave.wav"), WAV, &other("Wave Song", "1"), 520);
     image_file(&b.join("Folder.JPG"), 300, 300, false);
     std::os::unix::fs::symlink("..", b.join("loop")).unwrap();
 
     // No tags at all: the title comes from the file name.
-    tone(&music.join("no tags here.mp3"), &[MP3, &["-map_metadata", "-1"]].concat(), &[], 600);
+    tone(
+        &music.join("no tags here.mp3"),
+        &[MP3, &["-map_metadata", "-1"]].concat(),
+        &[],
+        600,
+    );
     std::fs::write(music.join("corrupt.mp3"), noise(64 * 1024)).unwrap();
     std::fs::write(music.join("notes.txt"), "not audio").unwrap();
 
@@ -99,7 +124,12 @@ fn fixture() -> Fixture {
     let big = tmp.path().join("big.png");
     image_file(&big, 1300, 1300, true);
     let plain = tmp.path().join("plain.flac");
-    tone(&plain, FLAC, &tags("Big Cover", "Cover Artist", "Covers", "1"), 440);
+    tone(
+        &plain,
+        FLAC,
+        &tags("Big Cover", "Cover Artist", "Covers", "1"),
+        440,
+    );
     ffmpeg(&[
         "-i",
         plain.to_str().unwrap(),
@@ -117,14 +147,29 @@ fn fixture() -> Fixture {
     ]);
 
     let locked = music.join("locked");
-    tone(&locked.join("secret.mp3"), MP3, &tags("Secret", "Nobody", "Hidden", "1"), 450);
+    tone(
+        &locked.join("secret.mp3"),
+        MP3,
+        &tags("Secret", "Nobody", "Hidden", "1"),
+        450,
+    );
     {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o000)).unwrap();
     }
 
-    tone(&music2.join("second folder.mp3"), MP3, &tags("Second", "Zed", "Zed Album", "1"), 480);
-    tone(&music2.join("sub dir/deeper.flac"), FLAC, &tags("Deeper", "Zed", "Zed Album", "2"), 490);
+    tone(
+        &music2.join("second folder.mp3"),
+        MP3,
+        &tags("Second", "Zed", "Zed Album", "1"),
+        480,
+    );
+    tone(
+        &music2.join("sub dir/deeper.flac"),
+        FLAC,
+        &tags("Deeper", "Zed", "Zed Album", "2"),
+        490,
+    );
 
     let db = tmp.path().join("data/library.sqlite3");
     Fixture {
@@ -153,7 +198,11 @@ fn a_generated_library_scans_with_the_right_fields() {
     let id1 = lib.add_folder(&f.music).unwrap();
     let id2 = lib.add_folder(&f.music2).unwrap();
     assert_ne!(id1, id2);
-    assert_eq!(lib.add_folder(&f.music).unwrap(), id1, "adding twice is one folder");
+    assert_eq!(
+        lib.add_folder(&f.music).unwrap(),
+        id1,
+        "adding twice is one folder"
+    );
     assert_eq!(lib.folders().unwrap().len(), 2);
 
     let progress = std::cell::RefCell::new(Vec::new());
@@ -163,7 +212,10 @@ fn a_generated_library_scans_with_the_right_fields() {
     let secret = if enforced { 0 } else { 1 };
     // 5 + 2 + no tags + corrupt + big cover + 2 in music2 (+ the locked one as root).
     assert_eq!(report.added, 12 + secret, "{report:?}");
-    assert_eq!((report.updated, report.unchanged, report.missing), (0, 0, 0));
+    assert_eq!(
+        (report.updated, report.unchanged, report.missing),
+        (0, 0, 0)
+    );
     let last = progress.borrow().last().cloned().unwrap();
     assert_eq!(last.phase, sonance_library::ScanPhase::Done);
     assert_eq!(last.done, 12 + secret);
@@ -184,11 +236,18 @@ fn a_generated_library_scans_with_the_right_fields() {
     assert_eq!(halo.artist.as_deref(), Some("Beyoncé"));
     assert_eq!(halo.album.as_deref(), Some("I Am... Sasha Fierce"));
     assert_eq!(halo.album_artist.as_deref(), Some("Beyoncé"));
-    assert_eq!((halo.track_no, halo.disc_no, halo.year), (Some(3), Some(1), Some(2008)));
+    assert_eq!(
+        (halo.track_no, halo.disc_no, halo.year),
+        (Some(3), Some(1), Some(2008))
+    );
     assert_eq!(halo.genre.as_deref(), Some("R&B"));
     assert_eq!(halo.codec.as_deref(), Some("FLAC"));
     assert_eq!((halo.sample_rate, halo.channels), (Some(44100), Some(1)));
-    assert!((halo.duration_s.unwrap() - 1.0).abs() < 0.05, "{:?}", halo.duration_s);
+    assert!(
+        (halo.duration_s.unwrap() - 1.0).abs() < 0.05,
+        "{:?}",
+        halo.duration_s
+    );
     assert!(halo.playable && !halo.missing && halo.error.is_none());
     assert_eq!(halo.folder_id, Some(id1));
     assert_eq!(halo.id, TrackId::for_path(&halo.path));
@@ -199,8 +258,16 @@ fn a_generated_library_scans_with_the_right_fields() {
     assert!(json["error"].is_null());
 
     let codecs = [
-        ("Sasha Fierce/01 If I Were a Boy.mp3", "MP3", "If I Were a Boy"),
-        ("Sasha Fierce/02 Single Ladies.ogg", "Vorbis", "Single Ladies"),
+        (
+            "Sasha Fierce/01 If I Were a Boy.mp3",
+            "MP3",
+            "If I Were a Boy",
+        ),
+        (
+            "Sasha Fierce/02 Single Ladies.ogg",
+            "Vorbis",
+            "Single Ladies",
+        ),
         ("Sasha Fierce/🎵 Sweet Dreams.opus", "Opus", "Sweet Dreams"),
         ("Sasha Fierce/-dash Video Phone.m4a", "AAC", "Video Phone"),
         ("Other Album/a lossless.m4a", "ALAC", "Lossless Song"),
@@ -212,13 +279,24 @@ fn a_generated_library_scans_with_the_right_fields() {
         assert_eq!(t.codec.as_deref(), Some(codec), "{path}");
         assert_eq!(t.title, title, "{path}");
         assert!(t.playable, "{path}: {:?}", t.error);
-        assert!(t.duration_s.unwrap() > 0.9 && t.duration_s.unwrap() < 1.2, "{path}: {:?}", t.duration_s);
+        assert!(
+            t.duration_s.unwrap() > 0.9 && t.duration_s.unwrap() < 1.2,
+            "{path}: {:?}",
+            t.duration_s
+        );
         assert!(t.sample_rate.is_some(), "{path}");
     }
     let opus = by_path(&lib, &f.music.join("Sasha Fierce/🎵 Sweet Dreams.opus"));
     assert_eq!(opus.track_no, Some(4));
     let notags = by_path(&lib, &f.music.join("no tags here.mp3"));
-    assert_eq!((notags.artist.clone(), notags.album.clone(), notags.album_id.clone()), (None, None, None));
+    assert_eq!(
+        (
+            notags.artist.clone(),
+            notags.album.clone(),
+            notags.album_id.clone()
+        ),
+        (None, None, None)
+    );
     let wav = by_path(&lib, &f.music.join("Other Album/b wave.wav"));
     assert_eq!(wav.artist.as_deref(), Some("The Testers"));
     assert!(wav.has_cover, "Folder.JPG next to it");
@@ -227,7 +305,10 @@ fn a_generated_library_scans_with_the_right_fields() {
     assert!(!bad.playable);
     assert_eq!(bad.title, "corrupt");
     let reason = bad.error.clone().unwrap();
-    assert!(reason.contains("not an audio file") || reason.contains("damaged"), "{reason}");
+    assert!(
+        reason.contains("not an audio file") || reason.contains("damaged"),
+        "{reason}"
+    );
     let json = serde_json::to_value(&bad).unwrap();
     assert_eq!(json["error"], reason.as_str());
 
@@ -238,7 +319,13 @@ fn a_generated_library_scans_with_the_right_fields() {
     assert_eq!(deeper.folder_id, Some(id2));
 
     // The symlink loop did not duplicate anything.
-    let everything = all(&lib, TrackQuery { include_missing: true, ..TrackQuery::default() });
+    let everything = all(
+        &lib,
+        TrackQuery {
+            include_missing: true,
+            ..TrackQuery::default()
+        },
+    );
     let paths: HashSet<_> = everything.iter().map(|t| t.path.clone()).collect();
     assert_eq!(paths.len(), everything.len());
     assert_eq!(everything.len() as u64, 12 + secret);
@@ -261,7 +348,10 @@ fn search_browse_sort_and_paging() {
     assert!(search(&lib, "halo zzz").is_empty(), "every word must match");
     // FTS syntax typed by a person is never an error.
     let _ = search(&lib, "\"(* OR -x AND NEAR( title: ^a");
-    assert!(search(&lib, "\"^*:").is_empty(), "only syntax characters match nothing");
+    assert!(
+        search(&lib, "\"^*:").is_empty(),
+        "only syntax characters match nothing"
+    );
     assert_eq!(search(&lib, "r&b").len(), 5, "genre is searched");
     assert_eq!(search(&lib, "sasha").len(), 5, "album is searched");
 
@@ -270,14 +360,26 @@ fn search_browse_sort_and_paging() {
     let fierce: Vec<_> = songs
         .iter()
         .filter(|t| {
-            ["If I Were a Boy", "Single Ladies", "Halo", "Sweet Dreams", "Video Phone"]
-                .contains(&t.as_str())
+            [
+                "If I Were a Boy",
+                "Single Ladies",
+                "Halo",
+                "Sweet Dreams",
+                "Video Phone",
+            ]
+            .contains(&t.as_str())
         })
         .cloned()
         .collect();
     assert_eq!(
         fierce,
-        ["If I Were a Boy", "Single Ladies", "Halo", "Sweet Dreams", "Video Phone"]
+        [
+            "If I Were a Boy",
+            "Single Ladies",
+            "Halo",
+            "Sweet Dreams",
+            "Video Phone"
+        ]
     );
     // Tracks without an artist come last.
     assert_eq!(songs.last().map(String::as_str), Some("no tags here"));
@@ -305,9 +407,21 @@ fn search_browse_sort_and_paging() {
     assert_eq!("-year".parse::<Sort>().unwrap().key, SortKey::Year);
 
     // Filters.
-    let rock = all(&lib, TrackQuery { genre: Some("rock".into()), ..TrackQuery::default() });
+    let rock = all(
+        &lib,
+        TrackQuery {
+            genre: Some("rock".into()),
+            ..TrackQuery::default()
+        },
+    );
     assert_eq!(rock.len(), 2);
-    let zed = all(&lib, TrackQuery { artist: Some("ZED".into()), ..TrackQuery::default() });
+    let zed = all(
+        &lib,
+        TrackQuery {
+            artist: Some("ZED".into()),
+            ..TrackQuery::default()
+        },
+    );
     assert_eq!(titles(&zed), vec!["Second", "Deeper"]);
 
     // Paging returns each track exactly once, whatever the sort.
@@ -346,7 +460,10 @@ fn search_browse_sort_and_paging() {
         .filter(|t| *t != "Hidden")
         .collect();
     assert_eq!(albums.total as usize, albums.items.len());
-    assert_eq!(names, ["I Am... Sasha Fierce", "Covers", "Other Album", "Zed Album"]);
+    assert_eq!(
+        names,
+        ["I Am... Sasha Fierce", "Covers", "Other Album", "Zed Album"]
+    );
     let fierce = &albums.items[0];
     assert_eq!(fierce.album_artist.as_deref(), Some("Beyoncé"));
     assert_eq!((fierce.track_count, fierce.year), (5, Some(2008)));
@@ -355,15 +472,37 @@ fn search_browse_sort_and_paging() {
     assert_eq!(album, *fierce);
     assert_eq!(
         titles(&tracks),
-        ["If I Were a Boy", "Single Ladies", "Halo", "Sweet Dreams", "Video Phone"]
+        [
+            "If I Were a Boy",
+            "Single Ladies",
+            "Halo",
+            "Sweet Dreams",
+            "Video Phone"
+        ]
     );
-    let other = albums.items.iter().find(|a| a.title == "Other Album").unwrap();
-    assert!(other.cover_track_id.is_some(), "the folder image stands for it");
+    let other = albums
+        .items
+        .iter()
+        .find(|a| a.title == "Other Album")
+        .unwrap();
+    assert!(
+        other.cover_track_id.is_some(),
+        "the folder image stands for it"
+    );
     let only = lib
-        .albums(&AlbumQuery { q: Some("fierce".into()), ..AlbumQuery::default() })
+        .albums(&AlbumQuery {
+            q: Some("fierce".into()),
+            ..AlbumQuery::default()
+        })
         .unwrap();
     assert_eq!(only.items.len(), 1);
-    let in_album = all(&lib, TrackQuery { album_id: Some(fierce.id.clone()), ..TrackQuery::default() });
+    let in_album = all(
+        &lib,
+        TrackQuery {
+            album_id: Some(fierce.id.clone()),
+            ..TrackQuery::default()
+        },
+    );
     assert_eq!(in_album.len(), 5);
 
     let artists = lib.artists().unwrap();
@@ -371,7 +510,9 @@ fn search_browse_sort_and_paging() {
     assert_eq!((b.album_count, b.track_count), (1, 5));
     let genres = lib.genres().unwrap();
     assert!(genres.iter().any(|g| g.name == "R&B" && g.track_count == 5));
-    assert!(genres.iter().any(|g| g.name == "Rock" && g.track_count == 2));
+    assert!(genres
+        .iter()
+        .any(|g| g.name == "Rock" && g.track_count == 2));
 }
 
 #[test]
@@ -415,7 +556,10 @@ fn covers_are_resized_and_cached() {
     let halo = TrackId::for_path(&f.music.join("Sasha Fierce/Beyoncé — Halo.flac"));
     assert_eq!(lib.cover(&halo, 64).unwrap(), None);
     let nobody = TrackId::parse("0000000000000000").unwrap();
-    assert!(matches!(lib.cover(&nobody, 64), Err(Error::NotFound { .. })));
+    assert!(matches!(
+        lib.cover(&nobody, 64),
+        Err(Error::NotFound { .. })
+    ));
 }
 
 #[test]
@@ -426,7 +570,12 @@ fn rescans_touch_only_what_changed_and_removed_tracks_stay_removed() {
         tone(
             &music.join(format!("t{i}.mp3")),
             MP3,
-            &tags(&format!("Song {i}"), "Band", "Record", &format!("{}", i + 1)),
+            &tags(
+                &format!("Song {i}"),
+                "Band",
+                "Record",
+                &format!("{}", i + 1),
+            ),
             300 + i * 50,
         );
     }
@@ -445,7 +594,12 @@ fn rescans_touch_only_what_changed_and_removed_tracks_stay_removed() {
     lib.record_play(&t1).unwrap();
 
     // Add one, retag one (new file renamed over), delete one.
-    tone(&music.join("t4.mp3"), MP3, &tags("Song 4", "Band", "Record", "5"), 700);
+    tone(
+        &music.join("t4.mp3"),
+        MP3,
+        &tags("Song 4", "Band", "Record", "5"),
+        700,
+    );
     let tmpfile = tmp.path().join("retag.mp3");
     ffmpeg(&[
         "-i",
@@ -459,7 +613,11 @@ fn rescans_touch_only_what_changed_and_removed_tracks_stay_removed() {
     std::fs::rename(&tmpfile, music.join("t1.mp3")).unwrap();
     std::fs::remove_file(music.join("t2.mp3")).unwrap();
     let r = scan(&lib);
-    assert_eq!((r.added, r.updated, r.unchanged, r.missing), (1, 1, 2, 1), "{r:?}");
+    assert_eq!(
+        (r.added, r.updated, r.unchanged, r.missing),
+        (1, 1, 2, 1),
+        "{r:?}"
+    );
     let one = lib.track(&t1).unwrap().unwrap();
     assert_eq!(one.title, "Song One Retagged");
     assert_eq!(one.play_count, 2, "plays survive a retag");
@@ -470,16 +628,28 @@ fn rescans_touch_only_what_changed_and_removed_tracks_stay_removed() {
     assert!(gone.missing);
     assert_eq!(lib.tracks(&TrackQuery::default()).unwrap().total, 4);
     assert_eq!(
-        lib.tracks(&TrackQuery { include_missing: true, ..TrackQuery::default() })
-            .unwrap()
-            .total,
+        lib.tracks(&TrackQuery {
+            include_missing: true,
+            ..TrackQuery::default()
+        })
+        .unwrap()
+        .total,
         5
     );
 
     // It comes back.
-    tone(&music.join("t2.mp3"), MP3, &tags("Song 2", "Band", "Record", "3"), 400);
+    tone(
+        &music.join("t2.mp3"),
+        MP3,
+        &tags("Song 2", "Band", "Record", "3"),
+        400,
+    );
     let r = scan(&lib);
-    assert_eq!((r.added, r.updated, r.unchanged, r.missing), (0, 1, 4, 0), "{r:?}");
+    assert_eq!(
+        (r.added, r.updated, r.unchanged, r.missing),
+        (0, 1, 4, 0),
+        "{r:?}"
+    );
     assert!(!lib.track(&t2).unwrap().unwrap().missing);
 
     // Removed by the user: never re-added by a scan…
@@ -487,7 +657,11 @@ fn rescans_touch_only_what_changed_and_removed_tracks_stay_removed() {
     lib.remove_track(&t3).unwrap();
     assert_eq!(lib.track(&t3).unwrap(), None);
     let r = scan(&lib);
-    assert_eq!((r.added, r.updated, r.unchanged, r.missing), (0, 0, 4, 0), "{r:?}");
+    assert_eq!(
+        (r.added, r.updated, r.unchanged, r.missing),
+        (0, 0, 4, 0),
+        "{r:?}"
+    );
     assert_eq!(lib.track(&t3).unwrap(), None);
     assert!(matches!(lib.remove_track(&t3), Err(Error::NotFound { .. })));
     // …only when handed over explicitly.
@@ -509,10 +683,15 @@ fn add_files_reads_files_now_and_scans_folders() {
     }
     let lib = Library::open(&tmp.path().join("db/lib.sqlite3")).unwrap();
     let ids = lib.add_files(&[loose.clone(), dir.clone()]).unwrap();
-    let expect: Vec<_> = [loose.clone(), dir.join("a.mp3"), dir.join("b.mp3"), dir.join("c/d.mp3")]
-        .iter()
-        .map(|p| TrackId::for_path(p))
-        .collect();
+    let expect: Vec<_> = [
+        loose.clone(),
+        dir.join("a.mp3"),
+        dir.join("b.mp3"),
+        dir.join("c/d.mp3"),
+    ]
+    .iter()
+    .map(|p| TrackId::for_path(p))
+    .collect();
     assert_eq!(ids, expect);
     let t = lib.track(&ids[0]).unwrap().unwrap();
     assert_eq!((t.title.as_str(), t.folder_id), ("Loose", None));
@@ -529,9 +708,14 @@ fn a_corrupt_database_file_is_a_clear_error() {
     let tmp = tempfile::tempdir().unwrap();
     let db = tmp.path().join("lib.sqlite3");
     std::fs::write(&db, noise(100_000)).unwrap();
-    let e = Library::open(&db).err().expect("a random file is not a library");
+    let e = Library::open(&db)
+        .err()
+        .expect("a random file is not a library");
     assert!(matches!(e, Error::NotADatabase { .. }), "{e:?}");
-    assert!(e.to_string().contains("not a music library database"), "{e}");
+    assert!(
+        e.to_string().contains("not a music library database"),
+        "{e}"
+    );
 
     // A fresh path works, and so does opening it again.
     let good = tmp.path().join("new/dir/lib.sqlite3");

@@ -33,7 +33,12 @@ fn added_changed_renamed_and_deleted_files_update_their_rows_within_2_s() {
     let music = tmp.path().join("music");
     let staging = tmp.path().join("staging");
     std::fs::create_dir_all(&staging).unwrap();
-    tone(&music.join("first.mp3"), MP3, &tags("First", "A", "B", "1"), 440);
+    tone(
+        &music.join("first.mp3"),
+        MP3,
+        &tags("First", "A", "B", "1"),
+        440,
+    );
     let lib = Arc::new(Library::open(&tmp.path().join("lib.sqlite3")).unwrap());
     lib.add_folder(&music).unwrap();
     lib.scan(&AtomicBool::new(false), &|_| {}).unwrap();
@@ -42,14 +47,26 @@ fn added_changed_renamed_and_deleted_files_update_their_rows_within_2_s() {
     let watcher = lib.watch().unwrap();
     // Made elsewhere, then moved in (as a download or a copy finishes).
     let two = music.join("second.flac");
-    tone(&staging.join("second.flac"), FLAC, &tags("Second", "A", "B", "2"), 550);
+    tone(
+        &staging.join("second.flac"),
+        FLAC,
+        &tags("Second", "A", "B", "2"),
+        550,
+    );
     std::fs::rename(staging.join("second.flac"), &two).unwrap();
-    let t = within(Duration::from_secs(2), "the added file", || row(&lib, &two).is_some());
+    let t = within(Duration::from_secs(2), "the added file", || {
+        row(&lib, &two).is_some()
+    });
     eprintln!("added seen after {t:?}");
     assert_eq!(row(&lib, &two).unwrap().title, "Second");
 
     // Written in place.
-    tone(&music.join("third.mp3"), MP3, &tags("Third", "A", "B", "3"), 600);
+    tone(
+        &music.join("third.mp3"),
+        MP3,
+        &tags("Third", "A", "B", "3"),
+        600,
+    );
     within(Duration::from_secs(2), "the written file", || {
         row(&lib, &music.join("third.mp3")).is_some_and(|t| t.title == "Third")
     });
@@ -85,7 +102,12 @@ fn added_changed_renamed_and_deleted_files_update_their_rows_within_2_s() {
     });
 
     // A deleted sub-folder: everything under it missing.
-    tone(&music.join("sub/deep.mp3"), MP3, &tags("Deep", "A", "B", "4"), 700);
+    tone(
+        &music.join("sub/deep.mp3"),
+        MP3,
+        &tags("Deep", "A", "B", "4"),
+        700,
+    );
     within(Duration::from_secs(2), "the file in a new folder", || {
         row(&lib, &music.join("sub/deep.mp3")).is_some()
     });
@@ -96,7 +118,12 @@ fn added_changed_renamed_and_deleted_files_update_their_rows_within_2_s() {
 
     // After the watcher is dropped nothing changes any more.
     drop(watcher);
-    tone(&music.join("late.mp3"), MP3, &tags("Late", "A", "B", "5"), 800);
+    tone(
+        &music.join("late.mp3"),
+        MP3,
+        &tags("Late", "A", "B", "5"),
+        800,
+    );
     std::thread::sleep(Duration::from_millis(1200));
     assert!(row(&lib, &music.join("late.mp3")).is_none());
 }
