@@ -53,6 +53,10 @@ pub(crate) fn read(path: &Path) -> FileTags {
 fn unreadable_reason(path: &Path, detail: &str) -> String {
     match std::fs::metadata(path) {
         Ok(m) if m.len() == 0 => "the file is empty".to_string(),
+        Ok(_) if detail.contains("no suitable format reader") => {
+            "this is not an audio file Sonance can read, or it is damaged (no audio format was recognised)"
+                .to_string()
+        }
         Ok(_) => format!("this is not an audio file Sonance can read, or it is damaged ({detail})"),
         Err(e) => format!("the file cannot be opened ({e})"),
     }

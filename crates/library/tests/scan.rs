@@ -305,6 +305,8 @@ fn a_generated_library_scans_with_the_right_fields() {
     assert!(!bad.playable);
     assert_eq!(bad.title, "corrupt");
     let reason = bad.error.clone().unwrap();
+    eprintln!("corrupt file: {reason}");
+    eprintln!("{}", serde_json::to_string_pretty(&halo).unwrap());
     assert!(
         reason.contains("not an audio file") || reason.contains("damaged"),
         "{reason}"
@@ -730,4 +732,62 @@ fn a_corrupt_database_file_is_a_clear_error() {
         Err(Error::Io { .. })
     ));
     assert!(matches!(lib.add_folder(&db), Err(Error::NotAFolder(_))));
+}
+
+#[test]
+fn embedded_covers_are_noticed_without_reading_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let music = tmp.path().join("m");
+    let jpg = tmp.path().join("c.jpg");
+    image_file(&jpg, 120, 90, false);
+    let attach = |src: &Path, out: &Path, extra: &[&str]| {
+        let mut args = vec![
+            "-i",
+            src.to_str().unwrap(),
+            "-i",
+            jpg.to_str().unwrap(),
+            "-map",
+            "0",
+            "-map",
+            "1",
+            "-c:a",
+            "copy",
+            "-c:v",
+            "mjpeg",
+            "-disposition:v",
+            "attached_pic",
+        ];
+        args.extend_from_slice(extra);
+        args.push(out.to_str().unwrap());
+        ffmpeg(&args);
+    };
+    std::fs::create_dir_all(&music).unwrap();
+    let plain_mp3 = tmp.path().join("p.mp3");
+    tone(&plain_mp3, MP3, &tags("Pic", "A", "B", "1"), 440);
+    attach(&plain_mp3, &music.join("pic.mp3"), &["-id3v2_version", "3"]);
+    let plain_m4a = tmp.path().join("p.m4a");
+    tone(&plain_m4a, AAC, &tags("Pic", "A", "B", "2"), 440);
+    std::fs::create_dir_all(&music).unwrap();
+    attach(&plain_m4a, &music.join("pic.m4a"), &[]);
+    std::fs::copy(&plain_mp3, music.join("none.mp3")).unwrap();
+    std::fs::copy(&plain_m4a, music.join("none.m4a")).unwrap();
+
+    let lib = Library::open(&tmp.path().join("lib.db")).unwrap();
+    lib.add_folder(&music).unwrap();
+    scan(&lib);
+    for (name, has) in [
+        ("pic.mp3", true),
+        ("pic.m4a", true),
+        ("none.mp3", false),
+        ("none.m4a", false),
+    ] {
+        let t = by_path(&lib, &music.join(name));
+        assert_eq!(t.has_cover, has, "{name}");
+        let cover = lib.cover(&t.id, 64).unwrap();
+        assert_eq!(cover.is_some(), has, "{name}");
+        if let Some(c) = cover {
+            let img = image::load_from_memory(&c.bytes).unwrap();
+            assert_eq!((img.width(), img.height()), (64, 48), "{name}");
+        }
+    }
 }
