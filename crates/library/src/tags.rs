@@ -195,8 +195,15 @@ fn read_symphonia(path: &Path) -> Result<FileTags, String> {
         codec: Some(decoder.codec_info().short_name.to_uppercase()),
         ..FileTags::default()
     };
+    // Every revision, newest first: a container may keep its tags in several (Matroska
+    // writes the file's tags and each track's in separate ones).
     let mut metadata = format.metadata();
-    if let Some(rev) = metadata.skip_to_latest() {
+    let mut revisions = Vec::new();
+    while let Some(rev) = metadata.pop() {
+        revisions.push(rev);
+    }
+    revisions.extend(metadata.current().cloned());
+    for rev in revisions.iter().rev() {
         let tags = rev
             .media
             .tags
@@ -212,14 +219,46 @@ fn read_symphonia(path: &Path) -> Result<FileTags, String> {
                     t.album_artist = s(v)
                 }
                 Some(StandardTag::Genre(v)) if t.genre.is_none() => t.genre = s(v),
-                Some(StandardTag::TrackNumber(n)) => t.track_no = u32::try_from(*n).ok(),
-                Some(StandardTag::DiscNumber(n)) => t.disc_no = u32::try_from(*n).ok(),
-                Some(StandardTag::RecordingYear(y)) => t.year = Some(i32::from(*y)),
-                _ => {}
+                Some(StandardTag::TrackNumber(n)) if t.track_no.is_none() => {
+                    t.track_no = u32::try_from(*n).ok()
+                }
+                Some(StandardTag::DiscNumber(n)) if t.disc_no.is_none() => {
+                    t.disc_no = u32::try_from(*n).ok()
+                }
+                Some(StandardTag::RecordingYear(y)) if t.year.is_none() => {
+                    t.year = Some(i32::from(*y))
+                }
+                Some(_) => {}
+                None => raw_tag(&mut t, &tag.raw.key, &tag.raw.value.to_string()),
             }
         }
     }
     Ok(t)
+}
+
+/// A tag symphonia did not map to a standard one, by its key (the last part of a path).
+fn raw_tag(t: &mut FileTags, key: &str, value: &str) {
+    let value = value.trim();
+    if value.is_empty() {
+        return;
+    }
+    let key = key.rsplit('/').next().unwrap_or(key).to_ascii_uppercase();
+    let number = || value.split('/').next().and_then(|n| n.trim().parse().ok());
+    match key.as_str() {
+        "TITLE" if t.title.is_none() => t.title = Some(value.to_string()),
+        "ARTIST" if t.artist.is_none() => t.artist = Some(value.to_string()),
+        "ALBUM" if t.album.is_none() => t.album = Some(value.to_string()),
+        "ALBUM_ARTIST" | "ALBUMARTIST" if t.album_artist.is_none() => {
+            t.album_artist = Some(value.to_string())
+        }
+        "GENRE" if t.genre.is_none() => t.genre = Some(value.to_string()),
+        "TRACK" | "TRACKNUMBER" | "PART_NUMBER" if t.track_no.is_none() => t.track_no = number(),
+        "DISC" | "DISCNUMBER" if t.disc_no.is_none() => t.disc_no = number(),
+        "DATE" | "YEAR" | "DATE_RELEASED" | "DATE_RECORDED" if t.year.is_none() => {
+            t.year = value.get(..4).and_then(|y| y.parse().ok())
+        }
+        _ => {}
+    }
 }
 
 /// Whether the file holds an embedded picture, found by walking the tag's structure without

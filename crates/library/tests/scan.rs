@@ -698,11 +698,35 @@ fn add_files_reads_files_now_and_scans_folders() {
     let t = lib.track(&ids[0]).unwrap().unwrap();
     assert_eq!((t.title.as_str(), t.folder_id), ("Loose", None));
     assert_eq!(lib.folders().unwrap().len(), 1);
+    let fid = lib.folders().unwrap()[0].id;
+    let in_folder = lib
+        .tracks(&TrackQuery {
+            folder: Some(fid),
+            ..TrackQuery::default()
+        })
+        .unwrap();
+    assert_eq!(in_folder.total, 3);
     // A loose file that vanishes is marked missing by a scan.
     std::fs::remove_file(&loose).unwrap();
     let r = scan(&lib);
     assert_eq!((r.missing, r.unchanged), (1, 3));
     assert!(lib.add_files(&[tmp.path().join("nope.mp3")]).is_err());
+
+    // Removing the folder removes its tracks (and their search entries), not loose files.
+    lib.remove_folder(fid).unwrap();
+    assert!(lib.folders().unwrap().is_empty());
+    let left = lib
+        .tracks(&TrackQuery {
+            include_missing: true,
+            ..TrackQuery::default()
+        })
+        .unwrap();
+    assert_eq!(titles(&left.items), vec!["Loose"]);
+    assert!(search(&lib, "a.mp3").is_empty());
+    assert!(matches!(
+        lib.remove_folder(fid),
+        Err(Error::NotFound { .. })
+    ));
 }
 
 #[test]
@@ -790,4 +814,36 @@ fn embedded_covers_are_noticed_without_reading_them() {
             assert_eq!((img.width(), img.height()), (64, 48), "{name}");
         }
     }
+}
+
+#[test]
+fn files_lofty_cannot_read_are_read_by_symphonia() {
+    let tmp = tempfile::tempdir().unwrap();
+    let music = tmp.path().join("m");
+    // Matroska audio and CAF: lofty knows neither container, symphonia knows both.
+    tone(
+        &music.join("matroska.mka"),
+        FLAC,
+        &tags("In Matroska", "A", "B", "1"),
+        440,
+    );
+    tone(&music.join("apple.caf"), ALAC, &[], 440);
+    let lib = Library::open(&tmp.path().join("lib.db")).unwrap();
+    lib.add_folder(&music).unwrap();
+    let r = scan(&lib);
+    assert_eq!(r.added, 2);
+    assert!(r.errors.is_empty(), "{:?}", r.errors);
+    let mka = by_path(&lib, &music.join("matroska.mka"));
+    assert!(mka.playable, "{:?}", mka.error);
+    assert_eq!(mka.codec.as_deref(), Some("FLAC"));
+    assert_eq!(mka.sample_rate, Some(44100));
+    let caf = by_path(&lib, &music.join("apple.caf"));
+    assert!(caf.playable, "{:?}", caf.error);
+    assert_eq!(caf.codec.as_deref(), Some("ALAC"));
+    assert_eq!(caf.title, "apple");
+    assert!(
+        (caf.duration_s.unwrap() - 1.0).abs() < 0.05,
+        "{:?}",
+        caf.duration_s
+    );
 }
