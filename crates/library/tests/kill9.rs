@@ -64,7 +64,17 @@ fn a_scan_killed_at_random_moments_leaves_a_usable_database() {
     let exe = std::env::current_exe().unwrap();
     let mut kills = 0;
     let start = Instant::now();
+    let db = tmp.path().join("lib.sqlite3");
+    let count = || {
+        Library::open(&db)
+            .unwrap()
+            .tracks(&TrackQuery::default())
+            .unwrap()
+            .total
+    };
+    let mut partial_seen = false;
     for i in 0..10 {
+        let before = if i < 4 { count() } else { 0 };
         let mut child = Command::new(&exe)
             .args(["--exact", "kill9_child", "--nocapture", "--test-threads=1"])
             .env(CHILD_ENV, tmp.path())
@@ -72,10 +82,17 @@ fn a_scan_killed_at_random_moments_leaves_a_usable_database() {
             .stderr(std::process::Stdio::null())
             .spawn()
             .unwrap();
-        // Early kills land in the first scan, later ones in the re-reads of touched files.
-        std::thread::sleep(Duration::from_millis(
-            40 + jitter(if i < 3 { 250 } else { 900 }),
-        ));
+        if i < 4 && (before as usize) < FILES {
+            // While the first scan is under way: as soon as a batch lands.
+            let t = Instant::now();
+            while count() == before && t.elapsed() < Duration::from_secs(20) {
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            std::thread::sleep(Duration::from_millis(jitter(20)));
+        } else {
+            // Later ones land in the re-reads of the touched files.
+            std::thread::sleep(Duration::from_millis(40 + jitter(900)));
+        }
         if child.try_wait().unwrap().is_none() {
             child.kill().unwrap(); // SIGKILL on unix
             kills += 1;
@@ -83,12 +100,16 @@ fn a_scan_killed_at_random_moments_leaves_a_usable_database() {
         let status = child.wait().unwrap();
         assert!(!status.success(), "the child scans until killed (run {i})");
         // The database opens and answers after every kill.
-        let lib = Library::open(&tmp.path().join("lib.sqlite3")).unwrap();
-        let n = lib.tracks(&TrackQuery::default()).unwrap().total;
+        let n = count();
         assert!(n as usize <= FILES, "{n}");
+        partial_seen |= n > 0 && (n as usize) < FILES;
         eprintln!("kill {i}: {n} tracks so far");
     }
     assert_eq!(kills, 10);
+    assert!(
+        partial_seen,
+        "at least one kill landed in the middle of the first scan"
+    );
     let lib = Library::open(&tmp.path().join("lib.sqlite3")).unwrap();
     let report = lib.scan(&AtomicBool::new(false), &|_| {}).unwrap();
     assert_eq!(
