@@ -27,6 +27,8 @@ const FOLDER_IMAGES: &[&str] = &[
     "front.jpeg",
     "front.png",
 ];
+/// Extensions whose embedded pictures the scan detects (see `tags::sniff_embedded_cover`).
+const SNIFFED: &[&str] = &["flac", "mp3", "m4a", "m4b", "mp4", "ogg", "oga", "opus"];
 /// Largest source image accepted, in bytes and pixels per side.
 const MAX_SOURCE_BYTES: u64 = 32 * 1024 * 1024;
 const MAX_SIDE: u32 = 10_000;
@@ -68,15 +70,15 @@ impl Library {
     /// `None` when it has neither. Thumbnails are cached on disk next to the database.
     pub fn cover(&self, id: &TrackId, size: u32) -> Result<Option<Cover>> {
         let size = size.clamp(MIN_SIZE, MAX_SIZE);
-        let row: Option<(String, i64, i64)> = self.read(|c| {
+        let row: Option<(String, i64, i64, bool)> = self.read(|c| {
             c.query_row(
-                "SELECT path, size, mtime FROM tracks WHERE id = ?1",
+                "SELECT path, size, mtime, embedded_cover FROM tracks WHERE id = ?1",
                 [id.as_str()],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
             )
             .optional()
         })?;
-        let Some((path, fsize, mtime)) = row else {
+        let Some((path, fsize, mtime, embedded)) = row else {
             return Err(Error::NotFound {
                 what: "track",
                 id: id.to_string(),
@@ -93,8 +95,15 @@ impl Library {
         if let Some(c) = self.cached(&key, size) {
             return Ok(Some(c));
         }
-        if let Some(bytes) = embedded_picture(&path)? {
-            return self.make_thumbnail(&key, size, &bytes).map(Some);
+        // The scan found pictures by walking the tags of these formats; others are read.
+        let sniffed = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| SNIFFED.contains(&e.to_ascii_lowercase().as_str()));
+        if embedded || !sniffed {
+            if let Some(bytes) = embedded_picture(&path)? {
+                return self.make_thumbnail(&key, size, &bytes).map(Some);
+            }
         }
         // A folder image, keyed by the image's identity (shared by the album's tracks).
         let Some(image) = path.parent().and_then(folder_image) else {
