@@ -246,8 +246,10 @@ impl Library {
         };
         let limit = q.limit.min(MAX_LIMIT);
         let order = order_by(q.sort, f.ranked);
+        // Two steps: the sorter holds only row numbers (not every column of every match),
+        // then the page's rows are fetched.
         let sql = format!(
-            "SELECT {TRACK_COLUMNS} FROM {} {} ORDER BY {order} LIMIT {limit} OFFSET {}",
+            "SELECT t.num FROM {} {} ORDER BY {order} LIMIT {limit} OFFSET {}",
             f.from,
             f.where_sql(),
             q.offset.min(i64::MAX as u64)
@@ -255,10 +257,11 @@ impl Library {
         let count = format!("SELECT COUNT(*) FROM {} {}", f.from, f.where_sql());
         self.read(|c| {
             let params = rusqlite::params_from_iter(f.params.iter());
-            let items = c
+            let nums = c
                 .prepare_cached(&sql)?
-                .query_map(params, track_from_row)?
+                .query_map(params, |r| r.get::<_, i64>(0))?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
+            let items = rows_by_num(c, &nums)?;
             let total: i64 = c
                 .prepare_cached(&count)?
                 .query_row(rusqlite::params_from_iter(f.params.iter()), |r| r.get(0))?;
@@ -472,6 +475,26 @@ impl Library {
     pub(crate) fn set_status(&self, p: Option<ScanProgress>) {
         *lock(&self.status) = p;
     }
+}
+
+/// The tracks with these row numbers, in this order.
+fn rows_by_num(c: &Connection, nums: &[i64]) -> rusqlite::Result<Vec<TrackRecord>> {
+    if nums.is_empty() {
+        return Ok(Vec::new());
+    }
+    // Integers read from the database: safe to inline.
+    let list = nums
+        .iter()
+        .map(i64::to_string)
+        .collect::<Vec<_>>()
+        .join(",");
+    let mut st = c.prepare(&format!(
+        "SELECT {TRACK_COLUMNS}, t.num FROM tracks t WHERE t.num IN ({list})"
+    ))?;
+    let mut by_num: std::collections::HashMap<i64, TrackRecord> = st
+        .query_map([], |r| Ok((r.get::<_, i64>(26)?, track_from_row(r)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(nums.iter().filter_map(|n| by_num.remove(n)).collect())
 }
 
 /// A damaged or foreign file shows as "not a database" or "corrupt" on its first read.
