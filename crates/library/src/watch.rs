@@ -23,6 +23,19 @@ pub struct Watcher {
     worker: Option<JoinHandle<()>>,
 }
 
+impl Watcher {
+    /// Watch one more folder (one added with `add_folder` after this watcher started).
+    pub fn watch_folder(&mut self, path: &Path) -> Result<()> {
+        let d = self
+            .debouncer
+            .as_mut()
+            .ok_or_else(|| Error::Watch("the watcher has stopped".to_string()))?;
+        let canonical = path.canonicalize().map_err(|e| Error::io(path, e))?;
+        d.watch(&canonical, RecursiveMode::Recursive)
+            .map_err(|e| Error::Watch(format!("{}: {e}", path.display())))
+    }
+}
+
 impl Drop for Watcher {
     fn drop(&mut self) {
         // Stopping the debouncer drops its sender; the worker then ends.

@@ -554,6 +554,21 @@ fn covers_are_resized_and_cached() {
     assert_eq!(lib.cover(&alac, 64).unwrap().unwrap(), c);
     assert_eq!(std::fs::read_dir(&thumbs).unwrap().count(), before);
 
+    // A folder image over 32 MB is refused with an error, not read.
+    let huge = f.music2.join("huge");
+    tone(&huge.join("t.mp3"), MP3, &tags("Huge", "H", "H", "1"), 440);
+    std::fs::File::create(huge.join("cover.jpg"))
+        .unwrap()
+        .set_len(33 * 1024 * 1024)
+        .unwrap();
+    let ids = lib.add_files(&[huge.join("t.mp3")]).unwrap();
+    let e = lib.cover(&ids[0], 64).unwrap_err();
+    assert!(matches!(e, Error::Cover(_)), "{e:?}");
+    assert!(e.to_string().contains("33 MB"), "{e}");
+    // A broken one is an error too.
+    std::fs::write(huge.join("cover.jpg"), noise(5000)).unwrap();
+    assert!(matches!(lib.cover(&ids[0], 64), Err(Error::Cover(_))));
+
     // No cover at all.
     let halo = TrackId::for_path(&f.music.join("Sasha Fierce/Beyoncé — Halo.flac"));
     assert_eq!(lib.cover(&halo, 64).unwrap(), None);

@@ -116,6 +116,22 @@ fn added_changed_renamed_and_deleted_files_update_their_rows_within_2_s() {
         row(&lib, &music.join("sub/deep.mp3")).unwrap().missing
     });
 
+    // A folder added after the watcher started.
+    let mut watcher = watcher;
+    let later = canon(tmp.path()).join("later");
+    std::fs::create_dir_all(&later).unwrap();
+    lib.add_folder(&later).unwrap();
+    watcher.watch_folder(&later).unwrap();
+    tone(
+        &later.join("new.mp3"),
+        MP3,
+        &tags("New", "A", "B", "1"),
+        900,
+    );
+    within(Duration::from_secs(2), "a file in the later folder", || {
+        row(&lib, &later.join("new.mp3")).is_some_and(|t| t.folder_id.is_some())
+    });
+
     // After the watcher is dropped nothing changes any more.
     drop(watcher);
     tone(
