@@ -202,6 +202,7 @@ impl Library {
         // Folders walked completely, and directories inside them that could not be read.
         let mut walked: Vec<FolderId> = Vec::new();
         let mut unreadable: Vec<PathBuf> = Vec::new();
+        let mut gone_folders: Vec<FolderId> = Vec::new();
         for folder in folders {
             if cancelled() {
                 return Err(Error::Cancelled);
@@ -214,7 +215,8 @@ impl Library {
                 phase: ScanPhase::Walking,
             });
             if let Err(e) = std::fs::read_dir(&folder.path) {
-                let reason = if e.kind() == std::io::ErrorKind::NotFound {
+                let gone = e.kind() == std::io::ErrorKind::NotFound;
+                let reason = if gone {
                     "the folder does not exist (a disk not connected?)".to_string()
                 } else {
                     format!("the folder cannot be read ({e})")
@@ -222,6 +224,11 @@ impl Library {
                 log::warn!("skipping {}: {reason}", folder.path.display());
                 self.set_folder_error(folder.id, Some(&reason))?;
                 report.errors.push((folder.path.clone(), reason));
+                if gone {
+                    // Its files are not there: missing (they come back with the folder). An
+                    // unreadable folder's tracks are left as they were.
+                    gone_folders.push(folder.id);
+                }
                 continue;
             }
             let before = found.len();
@@ -333,8 +340,9 @@ impl Library {
             }
             let gone = match k.folder_id {
                 Some(fid) => {
-                    walked.contains(&fid)
-                        && !unreadable.iter().any(|d| Path::new(path).starts_with(d))
+                    gone_folders.contains(&fid)
+                        || (walked.contains(&fid)
+                            && !unreadable.iter().any(|d| Path::new(path).starts_with(d)))
                 }
                 None => check_loose && !Path::new(path).exists(),
             };

@@ -687,6 +687,27 @@ fn rescans_touch_only_what_changed_and_removed_tracks_stay_removed() {
     assert_eq!(lib.track(&t3).unwrap().unwrap().title, "Song 3");
     let r = scan(&lib);
     assert_eq!(r.unchanged, 5);
+
+    // The whole folder gone (a disk unplugged): its tracks are missing, and come back.
+    let away = tmp.path().join("away");
+    std::fs::rename(&music, &away).unwrap();
+    let r = scan(&lib);
+    assert_eq!((r.missing, r.unchanged), (5, 0), "{r:?}");
+    assert!(r
+        .errors
+        .iter()
+        .any(|(p, e)| p == &music && e.contains("does not exist")));
+    assert!(lib.folders().unwrap()[0].error.is_some());
+    assert_eq!(lib.tracks(&TrackQuery::default()).unwrap().total, 0);
+    std::fs::rename(&away, &music).unwrap();
+    let r = scan(&lib);
+    assert_eq!(
+        (r.added, r.updated, r.unchanged, r.missing),
+        (0, 5, 0, 0),
+        "{r:?}"
+    );
+    assert_eq!(lib.tracks(&TrackQuery::default()).unwrap().total, 5);
+    assert_eq!(lib.folders().unwrap()[0].error, None);
 }
 
 #[test]
