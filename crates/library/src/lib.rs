@@ -97,9 +97,14 @@ impl Library {
             _ => PathBuf::from("."),
         };
         std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
-        let mut writer = Connection::open(db_path).map_err(|e| Error::NotADatabase {
-            path: db_path.to_path_buf(),
-            reason: e.to_string(),
+        let mut writer = Connection::open(db_path).map_err(|e| match e {
+            rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::CannotOpen => {
+                Error::io(
+                    db_path,
+                    std::io::Error::other("the database file cannot be opened"),
+                )
+            }
+            e => not_a_database(db_path, e.into()),
         })?;
         schema::configure(&writer)
             .map_err(Error::from)

@@ -792,6 +792,11 @@ fn a_corrupt_database_file_is_a_clear_error() {
         Err(Error::Io { .. })
     ));
     assert!(matches!(lib.add_folder(&db), Err(Error::NotAFolder(_))));
+    // A folder where the file should be.
+    let e = Library::open(tmp.path())
+        .err()
+        .expect("a folder is not a database");
+    assert!(matches!(e, Error::Io { .. }), "{e:?}");
 }
 
 #[test]
