@@ -101,7 +101,9 @@ impl Library {
             .and_then(|e| e.to_str())
             .is_some_and(|e| SNIFFED.contains(&e.to_ascii_lowercase().as_str()));
         if embedded || !sniffed {
-            if let Some(bytes) = embedded_picture(&path)? {
+            let picture = std::panic::catch_unwind(|| embedded_picture(&path))
+                .unwrap_or_else(|_| Err(Error::Cover("the file's tags are damaged".to_string())))?;
+            if let Some(bytes) = picture {
                 return self.make_thumbnail(&key, size, &bytes).map(Some);
             }
         }
@@ -212,8 +214,14 @@ fn embedded_picture(path: &Path) -> Result<Option<Vec<u8>>> {
     Ok(Some(p.data().to_vec()))
 }
 
-/// Decode `source` (JPEG or PNG), fit it in `size`×`size`, encode JPEG.
+/// Decode `source` (JPEG or PNG), fit it in `size`×`size`, encode JPEG. A decoder panic on
+/// a hostile image is an error too.
 pub(crate) fn thumbnail(source: &[u8], size: u32) -> Result<Vec<u8>> {
+    std::panic::catch_unwind(|| thumbnail_unguarded(source, size))
+        .unwrap_or_else(|_| Err(Error::Cover("it is damaged".to_string())))
+}
+
+fn thumbnail_unguarded(source: &[u8], size: u32) -> Result<Vec<u8>> {
     let reader = ImageReader::new(Cursor::new(source))
         .with_guessed_format()
         .map_err(|e| Error::Cover(e.to_string()))?;

@@ -30,8 +30,19 @@ pub(crate) struct FileTags {
     pub error: Option<String>,
 }
 
-/// Read `path`. Never fails: a file nothing can read comes back with `error` set.
+/// Read `path`. Never fails: a file nothing can read comes back with `error` set (also when a
+/// tag reader panics on a hostile file: one bad file must not end a scan).
 pub(crate) fn read(path: &Path) -> FileTags {
+    std::panic::catch_unwind(|| read_unguarded(path)).unwrap_or_else(|_| {
+        log::warn!("{}: the tag reader crashed on this file", path.display());
+        FileTags {
+            error: Some("this file is damaged: reading its tags failed".to_string()),
+            ..FileTags::default()
+        }
+    })
+}
+
+fn read_unguarded(path: &Path) -> FileTags {
     match read_lofty(path) {
         Ok(t) => t,
         Err(lofty_reason) => match read_symphonia(path) {
