@@ -1,0 +1,246 @@
+//! Scan benchmark: `cargo run --release -p sonance-library --example scan_bench -- [N]`.
+//!
+//! Generates N (default 5000) small tagged files (one MP3 and one FLAC made by ffmpeg, copied
+//! with varied tags written by lofty), then measures a cold scan, a rescan with nothing
+//! changed, search latency on 100 000 rows, and `ffprobe -show_format` one file at a time as
+//! a reference.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::AtomicBool;
+use std::time::{Duration, Instant};
+
+use lofty::config::WriteOptions;
+use lofty::file::TaggedFileExt;
+use lofty::tag::{Accessor, TagExt};
+use sonance_library::{Library, TrackQuery};
+
+type Res<T> = Result<T, Box<dyn std::error::Error>>;
+
+const WORDS: &[&str] = &[
+    "love", "night", "blue", "fire", "river", "dream", "city", "heart", "gold", "rain", "summer",
+    "shadow", "light", "road", "ocean", "Beyoncé", "Zoë", "Mötley", "echo", "storm", "velvet",
+    "neon", "winter", "paper", "glass",
+];
+
+fn word(i: usize) -> &'static str {
+    WORDS[i % WORDS.len()]
+}
+
+fn ffmpeg(args: &[&str]) -> Res<()> {
+    let st = Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-nostdin", "-y"])
+        .args(args)
+        .status()?;
+    if !st.success() {
+        return Err(format!("ffmpeg {args:?} failed").into());
+    }
+    Ok(())
+}
+
+fn generate(dir: &Path, n: usize) -> Res<Vec<PathBuf>> {
+    let seeds = [dir.join("seed.mp3"), dir.join("seed.flac")];
+    for (seed, codec) in seeds.iter().zip(["libmp3lame", "flac"]) {
+        ffmpeg(&[
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=440:duration=1",
+            "-c:a",
+            codec,
+            "-metadata",
+            "title=Seed",
+            "-metadata",
+            "artist=Seed",
+            "-metadata",
+            "album=Seed",
+            seed.to_str().ok_or("path")?,
+        ])?;
+    }
+    let music = dir.join("music");
+    let mut files = Vec::with_capacity(n);
+    for i in 0..n {
+        let seed = &seeds[i % 2];
+        let ext = if i % 2 == 0 { "mp3" } else { "flac" };
+        let sub = music.join(format!("{} {}", word(i / 100), i / 100));
+        std::fs::create_dir_all(&sub)?;
+        let path = sub.join(format!("{:05} {}.{ext}", i, word(i * 7)));
+        std::fs::copy(seed, &path)?;
+        let mut tagged = lofty::read_from_path(&path)?;
+        if let Some(tag) = tagged.primary_tag_mut() {
+            tag.set_title(format!("{} {} {i}", word(i * 3), word(i * 5)));
+            tag.set_artist(format!("{} {}", word(i / 100), word(i / 300)));
+            tag.set_album(format!("{} {}", word(i / 10), i / 10));
+            tag.set_track((i % 10) as u32 + 1);
+            tag.set_genre(word(i / 50).to_string());
+            tag.save_to_path(&path, WriteOptions::default())?;
+        }
+        files.push(path);
+    }
+    Ok(files)
+}
+
+/// Search latency on 100 000 synthetic rows: (p50, p95, hits, queries).
+fn search_bench(dir: &Path) -> Res<(Duration, Duration, usize, usize)> {
+    let big = dir.join("big.sqlite3");
+    drop(Library::open(&big)?);
+    {
+        let mut c = rusqlite::Connection::open(&big)?;
+        let tx = c.transaction()?;
+        {
+            let mut st = tx.prepare(
+                "INSERT INTO tracks (id, path, size, mtime, title, artist, album, album_artist,
+                    genre, track_no, added_at, album_id)
+                 VALUES (?1, ?2, 1, 1, ?3, ?4, ?5, ?4, ?6, ?7, 0, ?8)",
+            )?;
+            for i in 0..100_000usize {
+                st.execute(rusqlite::params![
+                    format!("{i:016x}"),
+                    format!("/music/{i}.mp3"),
+                    format!("{} {} {}", word(i * 3), word(i * 7 + 1), word(i / 11)),
+                    format!("{} {}", word(i / 100), word(i / 1300)),
+                    format!("{} {}", word(i / 10), i / 10),
+                    word(i / 50),
+                    (i % 12) as i64 + 1,
+                    format!("{:016x}", i / 10),
+                ])?;
+            }
+        }
+        tx.commit()?;
+    }
+    let big_lib = Library::open(&big)?;
+    let queries = [
+        "lo",
+        "beyonce",
+        "night riv",
+        "zoe gold",
+        "b",
+        "mot",
+        "velvet neon 12",
+        "ocean",
+    ];
+    let mut times = Vec::new();
+    let mut hits = 0;
+    for round in 0..25 {
+        for q in queries {
+            let t = Instant::now();
+            let page = big_lib.tracks(&TrackQuery {
+                q: Some(q.to_string()),
+                limit: 100,
+                offset: (round % 3) * 100,
+                ..TrackQuery::default()
+            })?;
+            times.push(t.elapsed());
+            hits += page.items.len();
+        }
+    }
+    let times_len = times.len();
+    let search_p95 = p95(times.clone());
+    let search_p50 = {
+        let mut v = times.clone();
+        v.sort();
+        v[v.len() / 2]
+    };
+
+    let mut by_query: Vec<(Duration, &str)> = queries
+        .iter()
+        .enumerate()
+        .map(|(i, q)| {
+            let mut v: Vec<Duration> = times
+                .iter()
+                .skip(i)
+                .step_by(queries.len())
+                .copied()
+                .collect();
+            v.sort();
+            (v[v.len() / 2], *q)
+        })
+        .collect();
+    by_query.sort();
+    eprintln!("median per query: {by_query:?}");
+    Ok((search_p50, search_p95, hits, times_len))
+}
+
+fn p95(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[(v.len() * 95 / 100).min(v.len() - 1)]
+}
+
+fn main() -> Res<()> {
+    if std::env::args().nth(1).as_deref() == Some("--search-only") {
+        let tmp = tempfile::tempdir()?;
+        let (p50, p95, hits, n) = search_bench(tmp.path())?;
+        if let Some(keep) = std::env::args().nth(2) {
+            std::fs::copy(tmp.path().join("big.sqlite3"), keep)?;
+        }
+        println!("search on 100 000 rows: {n} queries, {hits} hits, p50 {p50:.2?}, p95 {p95:.2?}");
+        return Ok(());
+    }
+    let n: usize = std::env::args()
+        .nth(1)
+        .map(|s| s.parse())
+        .transpose()?
+        .unwrap_or(5000);
+    let tmp = tempfile::tempdir()?;
+    let t = Instant::now();
+    let files = generate(tmp.path(), n)?;
+    eprintln!("generated {n} files in {:.1?}", t.elapsed());
+
+    // Cold scan.
+    let lib = Library::open(&tmp.path().join("lib.sqlite3"))?;
+    lib.add_folder(&tmp.path().join("music"))?;
+    let t = Instant::now();
+    let report = lib.scan(&AtomicBool::new(false), &|_| {})?;
+    let cold = t.elapsed();
+    assert_eq!(report.added as usize, n, "{report:?}");
+
+    // Rescan, nothing changed.
+    let t = Instant::now();
+    let again = lib.scan(&AtomicBool::new(false), &|_| {})?;
+    let warm = t.elapsed();
+    assert_eq!(again.unchanged as usize, n);
+
+    let (search_p50, search_p95, hits, nq) = search_bench(tmp.path())?;
+
+    // Reference: ffprobe, one process per file.
+    let sample: Vec<&PathBuf> = files.iter().step_by((n / 200).max(1)).take(200).collect();
+    let t = Instant::now();
+    for f in &sample {
+        let out = Command::new("ffprobe")
+            .args(["-v", "error", "-show_format", "-of", "json"])
+            .arg(f)
+            .output()?;
+        if !out.status.success() {
+            return Err(format!("ffprobe {} failed", f.display()).into());
+        }
+    }
+    let probe = t.elapsed();
+    let probe_rate = sample.len() as f64 / probe.as_secs_f64();
+
+    println!("| measure | value |");
+    println!("|---|---|");
+    println!("| files | {n} (half MP3, half FLAC, 1 s each) |");
+    println!(
+        "| cold scan | {:.2} s = {:.0} files/s |",
+        cold.as_secs_f64(),
+        n as f64 / cold.as_secs_f64()
+    );
+    println!(
+        "| rescan, nothing changed | {:.3} s = {:.0} files/s |",
+        warm.as_secs_f64(),
+        n as f64 / warm.as_secs_f64()
+    );
+    println!(
+        "| search on 100 000 rows (limit 100, {} queries, {hits} hits) | p50 {:.2} ms, p95 {:.2} ms |",
+        nq,
+        search_p50.as_secs_f64() * 1e3,
+        search_p95.as_secs_f64() * 1e3
+    );
+    println!(
+        "| reference: ffprobe -show_format per file ({} files) | {:.0} files/s (≈ {:.1} s for {n}) |",
+        sample.len(),
+        probe_rate,
+        n as f64 / probe_rate
+    );
+    Ok(())
+}
