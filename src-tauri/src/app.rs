@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use sonance_engine::Engine;
-use sonance_stream::{Library, StreamApi};
+use sonance_stream::{Catalog, StreamApi};
 use tauri::{
     AppHandle, Manager, RunEvent, WebviewUrl, WebviewWindow, WebviewWindowBuilder, WindowEvent,
 };
@@ -36,10 +36,12 @@ pub fn run(
     started_at: Instant,
 ) -> anyhow::Result<()> {
     let engine = Arc::new(crate::engine_for(&args, &context)?);
-    let library = Arc::new(Library::default());
+    let library = Arc::new(Catalog::new(Arc::clone(&engine), Arc::new(crate::open_library()?)));
+    if let Err(e) = library.start_background() {
+        log::warn!("the library's folders are not scanned or watched: {e}");
+    }
     let scheme = Scheme::start()?;
     scheme.set_api(Arc::new(StreamApi::new(
-        Arc::clone(&engine),
         Arc::clone(&library),
         scheme::access(),
     )));
@@ -47,7 +49,6 @@ pub fn run(
     let loopback = match args.transport.unwrap_or_else(Transport::platform_default) {
         Transport::Loopback => {
             match Loopback::start(
-                Arc::clone(&engine),
                 Arc::clone(&library),
                 scheme::page_origin(),
             ) {
@@ -161,7 +162,7 @@ fn setup(
     app: &mut tauri::App,
     args: Args,
     engine: Arc<Engine>,
-    library: Arc<Library>,
+    library: Arc<Catalog>,
     api_base: Option<String>,
     started_at: Instant,
 ) -> anyhow::Result<()> {
@@ -183,7 +184,7 @@ fn setup(
     } else {
         (args.files.clone(), true)
     };
-    let ids = library.add(&engine, &files);
+    let ids = library.add(&files);
     let mut queue = Queue::new();
     queue.extend(ids.iter().cloned());
     let first = ids
@@ -191,7 +192,7 @@ fn setup(
         .find(|id| library.get(id).is_some_and(|e| e.track.is_ok()))
         .cloned();
     let start = first.map(|id| {
-        let path = library.get(&id).map(|e| e.path);
+        let path = library.get(&id).map(|e| e.record.path);
         let resume = path.is_some() && same_file(path.as_deref(), saved.last_track.as_deref());
         Start {
             track_id: Some(id.as_str().to_string()),

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
 use sonance_engine::Engine;
-use sonance_stream::{Library, TrackId};
+use sonance_stream::{Catalog, TrackId};
 use tauri::{AppHandle, Manager};
 
 use crate::commands::{CommandError, NativeRequest, Start, UiState};
@@ -28,7 +28,7 @@ const SAVE_POSITION_EVERY_S: f64 = 10.0;
 /// State shared by commands, window events, the media session and the media keys.
 pub struct Desktop {
     engine: Arc<Engine>,
-    library: Arc<Library>,
+    library: Arc<Catalog>,
     queue: Mutex<Queue<TrackId>>,
     settings: settings::Store,
     media: OnceLock<MediaSession>,
@@ -45,7 +45,7 @@ impl Desktop {
     /// The state of an app starting with `queue`, where the page should begin at `start`.
     pub fn new(
         engine: Arc<Engine>,
-        library: Arc<Library>,
+        library: Arc<Catalog>,
         queue: Queue<TrackId>,
         settings: settings::Store,
         start: Option<Start>,
@@ -190,7 +190,7 @@ impl Desktop {
                 volume: ui.volume,
             });
         }
-        let path = id.and_then(|id| self.library.get(&id)).map(|e| e.path);
+        let path = id.and_then(|id| self.library.get(&id)).map(|e| e.record.path);
         let size = *self.window_size.lock().unwrap_or_else(|e| e.into_inner());
         self.settings.update(|s| {
             if size.is_some() {
@@ -236,7 +236,7 @@ impl Desktop {
     /// unplayable) and named in the page's alert; what plays goes on. Returns how many tracks
     /// were added.
     pub fn add_files(&self, app: &AppHandle, paths: &[PathBuf], play: bool) -> usize {
-        let ids = self.library.add(&self.engine, paths);
+        let ids = self.library.add(paths);
         let entries: Vec<_> = ids.iter().filter_map(|id| self.library.get(id)).collect();
         self.queue
             .lock()
@@ -248,7 +248,7 @@ impl Desktop {
                 e.track
                     .as_ref()
                     .err()
-                    .map(|err| format!("{}: {err}", e.title()))
+                    .map(|err| format!("{}: {err}", e.record.title))
             })
             .collect();
         log::info!(
@@ -364,7 +364,7 @@ impl Desktop {
             .as_deref()
             .and_then(TrackId::parse)
             .and_then(|id| self.library.get(&id))
-            .map(|e| e.path);
+            .map(|e| e.record.path);
         self.settings.update(|s| {
             if size.is_some() {
                 s.window = size;

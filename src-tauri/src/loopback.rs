@@ -14,9 +14,8 @@
 use std::sync::Arc;
 
 use anyhow::Context;
-use sonance_engine::Engine;
 use sonance_stream::server::Server;
-use sonance_stream::{Access, Library, StreamApi};
+use sonance_stream::{Access, Catalog, StreamApi};
 
 /// Random bytes in the token (hex in the URL).
 const TOKEN_BYTES: usize = 16;
@@ -49,16 +48,14 @@ pub struct Loopback {
 }
 
 impl Loopback {
-    /// Start serving `library` from `engine` to the page whose origin is `page_origin`.
+    /// Start serving the `catalog` to the page whose origin is `page_origin`.
     pub fn start(
-        engine: Arc<Engine>,
-        library: Arc<Library>,
+        catalog: Arc<Catalog>,
         page_origin: &str,
     ) -> anyhow::Result<Self> {
         let token = token()?;
         let api = StreamApi::new(
-            engine,
-            library,
+            catalog,
             Access::AppLoopback {
                 origin: page_origin.to_string(),
                 token: token.clone(),

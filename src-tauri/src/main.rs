@@ -119,6 +119,20 @@ pub fn engine_for(args: &Args, context: &tauri::Context<tauri::Wry>) -> anyhow::
     Ok(engine)
 }
 
+/// The music library, shared with `sonance serve` (`library.sqlite3` in the platform's data
+/// folder). When it cannot be opened (damaged, no data folder) the app still starts, on a
+/// library of its own in the temporary folder, and says so in the log.
+pub fn open_library() -> anyhow::Result<sonance_stream::Library> {
+    if let Some(p) = sonance_stream::Library::default_db_path() {
+        match sonance_stream::Library::open(&p) {
+            Ok(lib) => return Ok(lib),
+            Err(e) => log::error!("{e}; using a temporary library for this run"),
+        }
+    }
+    let tmp = std::env::temp_dir().join(format!("sonance-library-{}", std::process::id()));
+    Ok(sonance_stream::Library::open(&tmp.join("library.sqlite3"))?)
+}
+
 /// The output path: the developer switch (`--native-output`, `SONANCE_OUTPUT=native`) wins
 /// over the setting.
 pub fn output_path(args: &Args, saved: &Settings) -> OutputPath {

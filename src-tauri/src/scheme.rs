@@ -264,8 +264,11 @@ mod tests {
 
         let engine =
             Arc::new(sonance_engine::Engine::new(sonance_engine::EngineConfig::default()).unwrap());
-        let library = Arc::new(sonance_stream::Library::default());
-        scheme.set_api(Arc::new(StreamApi::new(engine, library, access())));
+        let dir = std::env::temp_dir().join(format!("sonance-scheme-test-{}", std::process::id()));
+        let library =
+            Arc::new(sonance_stream::Library::open(&dir.join("library.sqlite3")).unwrap());
+        let catalog = Arc::new(sonance_stream::Catalog::new(engine, library));
+        scheme.set_api(Arc::new(StreamApi::new(catalog, access())));
 
         let r = run(
             &scheme,

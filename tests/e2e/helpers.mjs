@@ -52,7 +52,9 @@ export const audio = {
  */
 export async function startServer(files, { chunkSeconds = 5, cacheDir, timeoutMs = 30_000, extraArgs = [] } = {}) {
   const cache = cacheDir ?? (await tempDir('sonance-cache-'));
-  const args = ['serve', '--port', '0', '--chunk-seconds', String(chunkSeconds), '--cache-dir', cache, ...extraArgs, ...files];
+  // A library of the test's own (beside its cache), never the user's.
+  const db = extraArgs.includes('--library-db') ? [] : ['--library-db', join(cache, 'library.sqlite3')];
+  const args = ['serve', '--port', '0', '--chunk-seconds', String(chunkSeconds), '--cache-dir', cache, ...db, ...extraArgs, ...files];
   const child = spawn(SONANCE_BIN, args, { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (d) => {

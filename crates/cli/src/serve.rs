@@ -8,13 +8,16 @@ use anyhow::Context;
 use sonance_cache::{CacheConfig, DiskConfig};
 use sonance_engine::{Engine, EngineConfig};
 use sonance_stream::server::Server;
-use sonance_stream::{Access, Library, StreamApi};
+use sonance_stream::{Access, Catalog, Library, StreamApi};
 
 #[derive(clap::Args)]
 pub struct ServeArgs {
-    /// Files or folders to serve (folders are scanned for audio files).
-    #[arg(required = true)]
+    /// Files or folders to add to the library (folders are scanned in the background and
+    /// watched); without any, the library as it is.
     paths: Vec<PathBuf>,
+    /// The library database (default: `library.sqlite3` in the platform's data folder).
+    #[arg(long)]
+    library_db: Option<PathBuf>,
     /// Address to bind. Requests must still name a loopback host.
     #[arg(long, default_value = "127.0.0.1")]
     host: String,
@@ -54,17 +57,37 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
         },
         ..EngineConfig::default()
     })?);
-    let library = Arc::new(Library::default());
     for p in &args.paths {
         if !p.exists() {
             anyhow::bail!("{} does not exist", p.display());
         }
     }
-    library.add(&engine, &args.paths);
-    if library.is_empty() {
-        anyhow::bail!("no audio files found in {:?}", args.paths);
+    let db = match &args.library_db {
+        Some(p) => p.clone(),
+        None => Library::default_db_path()
+            .context("this system has no data folder; pass --library-db")?,
+    };
+    let library = Arc::new(
+        Library::open(&db)
+            .with_context(|| format!("cannot open the music library {}", db.display()))?,
+    );
+    let catalog = Arc::new(Catalog::new(engine, library));
+    // Files are read now; folders join the library and are scanned while the server runs.
+    let (folders, files): (Vec<PathBuf>, Vec<PathBuf>) =
+        args.paths.iter().cloned().partition(|p| p.is_dir());
+    if !files.is_empty() && catalog.add(&files).is_empty() {
+        log::warn!("none of {files:?} could be added");
     }
-    let mut api = StreamApi::new(engine, library, Access::Loopback);
+    for f in &folders {
+        catalog
+            .library()
+            .add_folder(f)
+            .with_context(|| format!("cannot add the folder {}", f.display()))?;
+    }
+    catalog
+        .start_background()
+        .context("cannot start the library's scanner")?;
+    let mut api = StreamApi::new(catalog, Access::Loopback);
     match find_ui(args.ui.as_deref()) {
         Some(dir) => {
             let files = sonance_stream::load_ui(&dir)

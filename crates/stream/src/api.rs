@@ -30,7 +30,8 @@ use serde::Serialize;
 use sonance_engine::webm::MIME;
 use sonance_engine::{Engine, Enhancement, ErrorKind, Preset};
 
-use crate::library::{Entry, Library, TrackId};
+use crate::catalog::{Catalog, Entry};
+use sonance_library::TrackId;
 
 /// The parts of an HTTP request the API looks at.
 #[derive(Debug, Clone, Default)]
@@ -44,7 +45,12 @@ pub struct Request {
     pub host: Option<String>,
     /// `Origin` header.
     pub origin: Option<String>,
+    /// The body (POST, PUT), at most [`MAX_BODY`] bytes: the transport refuses larger ones.
+    pub body: Vec<u8>,
 }
+
+/// The largest request body the API takes (a folder path, a queue of ids).
+pub const MAX_BODY: usize = 4 << 20;
 
 impl Request {
     /// A GET for `target` (path with optional `?query`).
@@ -56,7 +62,27 @@ impl Request {
             query: query.into(),
             host: Some("127.0.0.1".into()),
             origin: None,
+            body: Vec::new(),
         }
+    }
+
+    /// A request with `method` and a JSON body.
+    pub fn with_json(method: &str, target: &str, body: &str) -> Self {
+        Request {
+            method: method.into(),
+            body: body.as_bytes().to_vec(),
+            ..Request::get(target)
+        }
+    }
+
+    /// The query's `key=value` pairs, percent-decoded.
+    pub fn params(&self) -> impl Iterator<Item = (String, String)> + '_ {
+        form_urlencoded::parse(self.query.as_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned()))
+    }
+
+    /// The value of query parameter `key`, percent-decoded.
+    pub fn param(&self, key: &str) -> Option<String> {
+        self.params().find(|(k, _)| k == key).map(|(_, v)| v)
     }
 }
 
@@ -74,7 +100,7 @@ pub struct Response {
 }
 
 impl Response {
-    fn bytes(status: u16, content_type: &str, body: Arc<[u8]>) -> Self {
+    pub(crate) fn bytes(status: u16, content_type: &str, body: Arc<[u8]>) -> Self {
         Response {
             status,
             content_type: content_type.into(),
@@ -83,12 +109,12 @@ impl Response {
         }
     }
 
-    fn json(status: u16, value: &impl Serialize) -> Self {
+    pub(crate) fn json(status: u16, value: &impl Serialize) -> Self {
         let body = serde_json::to_vec(value).unwrap_or_else(|_| b"null".to_vec());
         Self::bytes(status, "application/json", body.into())
     }
 
-    fn error(status: u16, kind: &str, message: impl Into<String>) -> Self {
+    pub(crate) fn error(status: u16, kind: &str, message: impl Into<String>) -> Self {
         #[derive(Serialize)]
         struct E<'a> {
             kind: &'a str,
@@ -103,7 +129,7 @@ impl Response {
         )
     }
 
-    fn engine_error(e: &sonance_engine::Error) -> Self {
+    pub(crate) fn engine_error(e: &sonance_engine::Error) -> Self {
         let (status, kind) = match e.kind() {
             ErrorKind::NotFound => (404, "not_found"),
             ErrorKind::Undecodable => (422, "undecodable"),
@@ -147,37 +173,17 @@ pub enum Access {
 /// The handler.
 pub struct StreamApi {
     engine: Arc<Engine>,
-    library: Arc<Library>,
+    pub(crate) catalog: Arc<Catalog>,
     ui: HashMap<String, (String, Arc<[u8]>)>,
     access: Access,
 }
 
-#[derive(Serialize)]
-struct TrackJson {
-    id: String,
-    title: String,
-    artist: Option<String>,
-    album: Option<String>,
-    duration_s: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    error: Option<String>,
-}
-
-#[derive(Serialize)]
-struct TrackDetail {
-    #[serde(flatten)]
-    base: TrackJson,
-    chunk_seconds: f64,
-    chunk_count: u64,
-    mime: &'static str,
-}
-
 impl StreamApi {
-    /// A handler over `engine` and `library`, guarded by `access`.
-    pub fn new(engine: Arc<Engine>, library: Arc<Library>, access: Access) -> Self {
+    /// A handler over the `catalog` (the library and the engine), guarded by `access`.
+    pub fn new(catalog: Arc<Catalog>, access: Access) -> Self {
         StreamApi {
-            engine,
-            library,
+            engine: Arc::clone(catalog.engine()),
+            catalog,
             ui: HashMap::new(),
             access,
         }
@@ -196,8 +202,8 @@ impl StreamApi {
         &self.engine
     }
 
-    pub fn library(&self) -> &Arc<Library> {
-        &self.library
+    pub fn catalog(&self) -> &Arc<Catalog> {
+        &self.catalog
     }
 
     /// Answer one request. Never panics on any input; rendering happens on the calling
@@ -224,7 +230,7 @@ impl StreamApi {
             // The page reads where a chunk and its first span end (cross-origin: say so).
             resp.headers.push((
                 "Access-Control-Expose-Headers".into(),
-                "X-Chunk-Start, X-Chunk-End, X-First-Span-End".into(),
+                "X-Chunk-Start, X-Chunk-End, X-First-Span-End, X-Total-Count".into(),
             ));
         }
         resp.headers
@@ -237,13 +243,28 @@ impl StreamApi {
             Ok(path) => path,
             Err(why) => return Response::error(403, "forbidden", why),
         };
-        if req.method != "GET" && req.method != "HEAD" {
-            return Response::error(405, "bad_parameter", "only GET is supported");
-        }
         let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+        if req.method == "OPTIONS" {
+            // A CORS preflight: the app's page (another origin) sends JSON bodies.
+            let mut r = Response::bytes(204, "text/plain", Arc::from([]));
+            r.headers.push((
+                "Access-Control-Allow-Methods".into(),
+                "GET, HEAD, POST, PUT, DELETE".into(),
+            ));
+            r.headers
+                .push(("Access-Control-Allow-Headers".into(), "Content-Type".into()));
+            r.headers
+                .push(("Access-Control-Max-Age".into(), "600".into()));
+            return r;
+        }
+        if let Some(resp) = self.library_route(req, &segments) {
+            return resp;
+        }
+        if req.method != "GET" && req.method != "HEAD" {
+            return Response::error(405, "bad_parameter", "only GET is supported here");
+        }
         match segments.as_slice() {
             ["api", "presets"] => self.presets(),
-            ["api", "tracks"] => self.tracks(),
             ["api", "tracks", id] => self.with_entry(id, |e| self.track_detail(e)),
             ["api", "tracks", id, "init.webm"] => self.with_playable(id, req, |_, track, _| {
                 Response::bytes(200, MIME, self.engine.init_segment(track).into())
@@ -360,45 +381,25 @@ impl StreamApi {
         Response::json(200, &list)
     }
 
-    fn track_json(e: &Entry) -> TrackJson {
-        let track = e.track.as_ref().ok();
-        TrackJson {
-            id: e.id.as_str().to_string(),
-            title: e.title(),
-            artist: track.and_then(|t| t.info().artist.clone()),
-            album: track.and_then(|t| t.info().album.clone()),
-            duration_s: track.map(|t| t.duration_s()),
-            error: e.track.as_ref().err().map(|e| e.to_string()),
-        }
-    }
-
-    fn tracks(&self) -> Response {
-        let list: Vec<TrackJson> = self
-            .library
-            .entries()
-            .iter()
-            .map(Self::track_json)
-            .collect();
-        Response::json(200, &list)
-    }
-
     fn track_detail(&self, e: &Entry) -> Response {
         match &e.track {
-            Ok(t) => Response::json(
-                200,
-                &TrackDetail {
-                    base: Self::track_json(e),
-                    chunk_seconds: t.plan().chunk_seconds(),
-                    chunk_count: t.plan().count(),
-                    mime: MIME,
-                },
-            ),
+            Ok(t) => {
+                let mut json = serde_json::to_value(&e.record).unwrap_or_default();
+                if let Some(obj) = json.as_object_mut() {
+                    // The engine's length is exact (the tags' may not be).
+                    obj.insert("duration_s".into(), t.duration_s().into());
+                    obj.insert("chunk_seconds".into(), t.plan().chunk_seconds().into());
+                    obj.insert("chunk_count".into(), t.plan().count().into());
+                    obj.insert("mime".into(), MIME.into());
+                }
+                Response::json(200, &json)
+            }
             Err(err) => Response::engine_error(err),
         }
     }
 
     fn with_entry(&self, id: &str, f: impl FnOnce(&Entry) -> Response) -> Response {
-        match TrackId::parse(id).and_then(|id| self.library.get(&id)) {
+        match TrackId::parse(id).and_then(|id| self.catalog.get(&id)) {
             Some(e) => f(&e),
             None => Response::error(404, "not_found", "there is no such track"),
         }

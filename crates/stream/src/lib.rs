@@ -1,7 +1,7 @@
 //! # sonance-stream
 //!
 //! The stream API — tracks by id, init segments and chunk fragments — as one HTTP-shaped
-//! handler ([`StreamApi::handle`]) over a [`Library`] and an `Engine`. The loopback server
+//! handler ([`StreamApi::handle`]) over a [`Catalog`] (the SQLite library and the `Engine`). The loopback server
 //! ([`server`], `sonance serve`) and the desktop app's custom URI scheme both translate their
 //! requests to [`Request`] and answer with its [`Response`]: one code path, two transports.
 //!
@@ -11,12 +11,16 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod api;
-pub mod library;
+pub mod catalog;
+mod library_api;
 #[cfg(feature = "server")]
 pub mod server;
 
 pub use api::{Access, Request, Response, StreamApi};
-pub use library::{Library, TrackId};
+pub use catalog::{Catalog, Entry};
+/// The library crate, for hosts that open one.
+pub use sonance_library as library;
+pub use sonance_library::{Library, TrackId};
 
 /// Read the built web UI (`ui/dist`) into memory: (`/relative/path`, bytes). At most 500
 /// files and 50 MB; nothing outside `dir` is read and a request never reaches the disk.

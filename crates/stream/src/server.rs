@@ -63,7 +63,7 @@ impl Server {
 }
 
 fn serve(http: &tiny_http::Server, api: &StreamApi) {
-    while let Ok(req) = http.recv() {
+    while let Ok(mut req) = http.recv() {
         let header = |name: &'static str| {
             req.headers()
                 .iter()
@@ -78,7 +78,21 @@ fn serve(http: &tiny_http::Server, api: &StreamApi) {
             query: query.to_string(),
             host: header("Host"),
             origin: header("Origin"),
+            body: Vec::new(),
         };
+        let mut request = request;
+        if matches!(request.method.as_str(), "POST" | "PUT" | "DELETE") {
+            let mut body = Vec::new();
+            let limit = crate::api::MAX_BODY as u64 + 1;
+            if std::io::Read::read_to_end(&mut std::io::Read::take(req.as_reader(), limit), &mut body)
+                .is_err()
+                || body.len() > crate::api::MAX_BODY
+            {
+                respond_whole(req, &crate::api::Response::internal_error());
+                continue;
+            }
+            request.body = body;
+        }
         // A body can go out while it is made only in HTTP/1.1's chunked encoding.
         let can_stream =
             request.method == "GET" && req.http_version() >= &tiny_http::HTTPVersion(1, 1);

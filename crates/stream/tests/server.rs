@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use sonance_engine::{Engine, EngineConfig};
 use sonance_stream::server::Server;
-use sonance_stream::{Access, Library, StreamApi};
+use sonance_stream::{Access, Catalog, Library, StreamApi};
 
 /// A 16-bit stereo WAV of noise, `seconds` long at 44.1 kHz.
 fn write_noise_wav(path: &Path, seconds: f64) {
@@ -135,9 +135,10 @@ fn start_with(dir: &str, seconds: f64, access: Access) -> (Server, String, PathB
         })
         .unwrap(),
     );
-    let library = Arc::new(Library::default());
-    let ids = library.add(&engine, std::slice::from_ref(&path));
-    let api = StreamApi::new(engine, library, access);
+    let library = Arc::new(Library::open(&dir.join("library.sqlite3")).unwrap());
+    let catalog = Arc::new(Catalog::new(engine, library));
+    let ids = catalog.add(std::slice::from_ref(&path));
+    let api = StreamApi::new(catalog, access);
     let server = Server::start("127.0.0.1", 0, Arc::new(api)).unwrap();
     (server, ids[0].as_str().to_string(), dir)
 }
