@@ -23,7 +23,9 @@
 //! app's page or token: [`Access`]),
 //! 404 (no such track, chunk or route), 405, 422 (the file cannot be decoded), 500.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
+use std::ops::ControlFlow;
 use std::sync::Arc;
 
 use serde::Serialize;
@@ -61,8 +63,9 @@ impl Request {
 }
 
 /// Gets a response's head and one piece of its body, as the body is made
-/// ([`StreamApi::handle_progressive`]).
-pub type Progress<'a> = dyn FnMut(&Response, &[u8]) + 'a;
+/// ([`StreamApi::handle_progressive`]); returns [`ControlFlow::Break`] when nobody listens any
+/// more (the client went away), which stops the render between spans.
+pub type Progress<'a> = dyn FnMut(&Response, &[u8]) -> ControlFlow<()> + 'a;
 
 /// Response body: shared bytes (fragments come straight from the cache).
 #[derive(Debug, Clone)]
@@ -88,7 +91,8 @@ impl Response {
         Self::bytes(status, "application/json", body.into())
     }
 
-    fn error(status: u16, kind: &str, message: impl Into<String>) -> Self {
+    /// A JSON error `{kind, message}` (the transport's own refusals use it too).
+    pub(crate) fn error(status: u16, kind: &str, message: impl Into<String>) -> Self {
         #[derive(Serialize)]
         struct E<'a> {
             kind: &'a str,
@@ -203,21 +207,21 @@ impl StreamApi {
     /// Answer one request. Never panics on any input; rendering happens on the calling
     /// thread (the server runs several).
     pub fn handle(&self, req: &Request) -> Response {
-        self.handle_progressive(req, &mut |_, _| {})
+        self.handle_progressive(req, &mut |_, _| ControlFlow::Continue(()))
     }
 
     /// [`StreamApi::handle`] for transports that can send a body while it is made: when this
     /// request renders a chunk, `progress` gets the response head (status and headers, empty
     /// body) with each piece of the body as it is ready — whole WebM Clusters, the chunk's
     /// first second first. The returned response is the whole answer either way: if pieces
-    /// went out and it is not a 200, the chunk failed half-way and the transport should cut
-    /// the connection rather than finish the body.
+    /// went out and it is not a 200, the chunk failed half-way (or was cancelled by `progress`)
+    /// and the transport should cut the connection rather than finish the body.
     pub fn handle_progressive(&self, req: &Request, progress: &mut Progress<'_>) -> Response {
         self.finish(self.route(req, progress))
     }
 
     /// The headers every answer carries.
-    fn finish(&self, mut resp: Response) -> Response {
+    pub(crate) fn finish(&self, mut resp: Response) -> Response {
         if let Access::App { origin } | Access::AppLoopback { origin, .. } = &self.access {
             resp.headers
                 .push(("Access-Control-Allow-Origin".into(), origin.clone()));
@@ -458,9 +462,8 @@ fn enhancement(query: &str) -> sonance_engine::Result<Enhancement> {
     let mut preset = DEFAULT_PRESET;
     let mut intensity = 1.0f32;
     let mut reference = None;
-    for pair in query.split('&').filter(|p| !p.is_empty()) {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        match k {
+    for (k, v) in query_pairs(query) {
+        match k.as_ref() {
             "preset" => preset = v.parse()?,
             "match" => reference = Some(v.parse::<Preset>()?),
             "intensity" => {
@@ -480,14 +483,16 @@ fn enhancement(query: &str) -> sonance_engine::Result<Enhancement> {
     }
 }
 
+/// The query's `key=value` pairs, percent-decoded (`preset=original%2Dmatched` is
+/// `original-matched`).
+fn query_pairs(query: &str) -> impl Iterator<Item = (Cow<'_, str>, Cow<'_, str>)> {
+    form_urlencoded::parse(query.as_bytes())
+}
+
 /// `at` from a chunk's query string: the moment (seconds into the track) a seek or a preset
 /// switch waits for, whose span comes first.
 fn first_at(query: &str) -> sonance_engine::Result<Option<f64>> {
-    let Some((_, v)) = query
-        .split('&')
-        .filter_map(|p| p.split_once('='))
-        .find(|(k, _)| *k == "at")
-    else {
+    let Some((_, v)) = query_pairs(query).find(|(k, _)| k == "at") else {
         return Ok(None);
     };
     match v.parse::<f64>() {
@@ -582,6 +587,13 @@ mod tests {
         );
         assert!(enhancement("preset=original-matched&match=bypass").is_err());
         assert!(enhancement("preset=original-matched&match=loud").is_err());
+        // Percent-encoded names and values mean what they decode to; validation still holds.
+        assert_eq!(
+            key("preset=original%2Dmatched&%6Datch=warm").as_deref(),
+            Some("original-matched:warm@1000")
+        );
+        assert!(enhancement("preset=warm%00").is_err());
+        assert_eq!(first_at("at=1%2E5").ok(), Some(Some(1.5)));
         assert_eq!(first_at("preset=warm").ok(), Some(None));
         assert_eq!(first_at("preset=warm&at=12.5").ok(), Some(Some(12.5)));
         for bad in ["at=-1", "at=NaN", "at=inf", "at=x", "at="] {
