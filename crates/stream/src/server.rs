@@ -4,12 +4,13 @@
 //! Any program on this computer can connect, so the server holds up against hostile clients
 //! (issue 12):
 //! - a request head is at most [`MAX_HEAD_BYTES`] and [`MAX_HEADERS`] headers, and must arrive
-//!   within [`HEAD_TIMEOUT`] — which is also how long an idle keep-alive connection is kept;
+//!   within [`Limits::head_timeout`] — which is also how long an idle keep-alive connection
+//!   is kept;
 //! - no request body is ever read: a request that announces one gets 413 and the connection
 //!   is closed (nothing is allocated for what a `Content-Length` claims);
-//! - a client that stops reading for [`WRITE_TIMEOUT`] is dropped, so a connection that
+//! - a client that stops reading for [`Limits::write_timeout`] is dropped, so a connection that
 //!   pipelines requests and never reads the answers costs one stalled socket, no more;
-//! - at most [`MAX_CONNECTIONS`] connections: past that the oldest idle one is closed to make
+//! - at most [`Limits::max_connections`]: past that the oldest idle connection is closed to make
 //!   room (as nginx reuses keep-alive connections when it runs short), and when none is idle
 //!   the new one is turned away; an accept error (EMFILE…) is logged and the loop goes on;
 //! - handlers run on blocking threads, at most [`WORKERS`] of them rendering chunks at once; a
@@ -45,19 +46,13 @@ use crate::api::{Request, Response, StreamApi};
 /// Chunk requests answered at once. Each may render a chunk (which itself uses every core),
 /// so a few are enough to keep a prefetch, a seek and the page's own requests apart.
 pub const WORKERS: usize = 4;
-/// Connections open at once (see the module docs for what happens past it).
-pub const MAX_CONNECTIONS: usize = 256;
 /// Request line and headers, in bytes (hyper answers 431 past it and closes).
 pub const MAX_HEAD_BYTES: usize = 16 << 10;
 /// Headers in one request.
 pub const MAX_HEADERS: usize = 64;
-/// Time to send a whole request head, and to start the next one on a kept-alive connection.
-pub const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
-/// A client that takes nothing of a pending answer for this long is dropped.
-pub const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Connections being closed to make room may briefly exceed [`MAX_CONNECTIONS`] by this many.
-const CLOSING_SLACK: usize = 64;
+/// How long a new connection waits for a place when all are taken and none is idle.
+const ROOM_WAIT: Duration = Duration::from_secs(1);
 /// Pieces of a chunk made but not yet taken by the connection (each is ≤ 5 s of audio).
 const PIECES_IN_FLIGHT: usize = 2;
 /// Blocking threads for handlers: [`WORKERS`] renders plus quick answers.
@@ -68,6 +63,29 @@ const LISTEN_BACKLOG: u32 = 1024;
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 /// How long a stop waits for answers in progress.
 const STOP_GRACE: Duration = Duration::from_secs(5);
+
+/// What one client may take of the server. [`Limits::default`] is what `sonance serve` and
+/// the desktop app use; tests shorten the timeouts.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Connections open at once (see the module docs for what happens past it).
+    pub max_connections: usize,
+    /// Time to send a whole request head, and to start the next one on a kept-alive
+    /// connection.
+    pub head_timeout: Duration,
+    /// A client that takes nothing of a pending answer for this long is dropped.
+    pub write_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_connections: 256,
+            head_timeout: Duration::from_secs(10),
+            write_timeout: Duration::from_secs(30),
+        }
+    }
+}
 
 /// A running server.
 pub struct Server {
@@ -82,6 +100,16 @@ pub struct Server {
 impl Server {
     /// Bind `host:port` (port 0 picks a free one) and start answering with `api`.
     pub fn start(host: &str, port: u16, api: Arc<StreamApi>) -> io::Result<Self> {
+        Self::start_with(host, port, api, Limits::default())
+    }
+
+    /// [`Server::start`] with other [`Limits`].
+    pub fn start_with(
+        host: &str,
+        port: u16,
+        api: Arc<StreamApi>,
+        limits: Limits,
+    ) -> io::Result<Self> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(RUNTIME_THREADS)
             .max_blocking_threads(BLOCKING_THREADS)
@@ -96,9 +124,11 @@ impl Server {
         let addr = listener.local_addr()?;
         let shared = Arc::new(Shared {
             api,
+            limits,
             renders: Arc::new(Semaphore::new(WORKERS)),
             handlers: Arc::new(AtomicUsize::new(0)),
             live: AtomicUsize::new(0),
+            freed: Notify::new(),
             connections: Mutex::new(BTreeMap::new()),
         });
         let (stop, stopped) = watch::channel(false);
@@ -186,12 +216,15 @@ fn bind(host: &str, port: u16) -> io::Result<TcpListener> {
 /// What the accept loop, the connections and the handlers share.
 struct Shared {
     api: Arc<StreamApi>,
+    limits: Limits,
     /// One permit per chunk request being answered.
     renders: Arc<Semaphore>,
     /// Handlers running.
     handlers: Arc<AtomicUsize>,
     /// Connections open (including those being closed).
     live: AtomicUsize,
+    /// Told when a connection ends.
+    freed: Notify,
     /// Open connections that may be closed to make room, oldest first.
     connections: Mutex<BTreeMap<u64, Peer>>,
 }
@@ -206,28 +239,39 @@ struct Peer {
 }
 
 impl Shared {
-    /// Make room for one more connection: a place, or `None` to turn it away.
-    fn admit(self: &Arc<Self>, id: u64) -> Option<Place> {
-        let live = self.live.load(Ordering::SeqCst);
-        if live >= MAX_CONNECTIONS
-            && (live >= MAX_CONNECTIONS + CLOSING_SLACK || !self.close_oldest_idle())
-        {
-            return None;
+    /// A place for one more connection, or `None` to turn it away. When all are taken, the
+    /// oldest idle connection is closed and its place awaited; when none is idle, a place
+    /// that frees within [`ROOM_WAIT`]. New connections wait in the listen backlog meanwhile.
+    async fn make_room(self: &Arc<Self>, id: u64) -> Option<Place> {
+        let deadline = tokio::time::Instant::now() + ROOM_WAIT;
+        loop {
+            // Before looking, so a place freed in between is not missed.
+            let freed = self.freed.notified();
+            if self.live.load(Ordering::SeqCst) < self.limits.max_connections {
+                return Some(self.admit(id));
+            }
+            self.close_oldest_idle();
+            if tokio::time::timeout_at(deadline, freed).await.is_err() {
+                return None;
+            }
         }
+    }
+
+    fn admit(self: &Arc<Self>, id: u64) -> Place {
         self.live.fetch_add(1, Ordering::SeqCst);
         let peer = Peer::default();
         self.connections
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .insert(id, peer.clone());
-        Some(Place {
+        Place {
             id,
             peer,
             shared: Arc::clone(self),
-        })
+        }
     }
 
-    fn close_oldest_idle(&self) -> bool {
+    fn close_oldest_idle(&self) {
         let mut connections = self
             .connections
             .lock()
@@ -236,12 +280,8 @@ impl Shared {
             .iter()
             .find(|(_, p)| p.answering.load(Ordering::SeqCst) == 0)
             .map(|(&id, _)| id);
-        match idle.and_then(|id| connections.remove(&id)) {
-            Some(peer) => {
-                peer.close.notify_one();
-                true
-            }
-            None => false,
+        if let Some(peer) = idle.and_then(|id| connections.remove(&id)) {
+            peer.close.notify_one();
         }
     }
 }
@@ -261,6 +301,7 @@ impl Drop for Place {
             .unwrap_or_else(PoisonError::into_inner)
             .remove(&self.id);
         self.shared.live.fetch_sub(1, Ordering::SeqCst);
+        self.shared.freed.notify_one();
     }
 }
 
@@ -283,7 +324,7 @@ impl Drop for Counted {
 async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, stopped: watch::Receiver<bool>) {
     let mut http = http1::Builder::new();
     http.timer(TokioTimer::new())
-        .header_read_timeout(HEAD_TIMEOUT)
+        .header_read_timeout(shared.limits.head_timeout)
         .max_buf_size(MAX_HEAD_BYTES)
         .max_headers(MAX_HEADERS)
         // The header names on the wire as the API spells them (`X-Chunk-End`).
@@ -304,8 +345,8 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, stopped: watch:
             }
         };
         next_id += 1;
-        let Some(place) = shared.admit(next_id) else {
-            log::debug!("turning {peer} away: {MAX_CONNECTIONS} connections are busy");
+        let Some(place) = shared.make_room(next_id).await else {
+            log::debug!("turning {peer} away: all connections are busy");
             continue;
         };
         if let Err(e) = stream.set_nodelay(true) {
@@ -338,12 +379,13 @@ async fn serve_connection(
     shared: Arc<Shared>,
     mut stopped: watch::Receiver<bool>,
 ) {
+    let io = WriteTimeout::new(stream, shared.limits.write_timeout);
     let answering = Arc::clone(&place.peer.answering);
     let service = service_fn(move |req| {
         let busy = Counted::new(&answering);
         respond(Arc::clone(&shared), req, busy)
     });
-    let conn = http.serve_connection(TokioIo::new(WriteTimeout::new(stream)), service);
+    let conn = http.serve_connection(TokioIo::new(io), service);
     tokio::pin!(conn);
     let ended = tokio::select! {
         ended = conn.as_mut() => ended,
@@ -449,6 +491,10 @@ fn answer(
     let mut head = Some(head);
     let mut streaming = false;
     let mut progress = |first: &Response, piece: &[u8]| {
+        // Nobody waits for the answer any more (the connection is gone): stop.
+        if head.as_ref().is_some_and(oneshot::Sender::is_closed) {
+            return ControlFlow::Break(());
+        }
         if !can_stream || piece.is_empty() {
             return ControlFlow::Continue(());
         }
@@ -582,16 +628,21 @@ impl Body for Out {
     }
 }
 
-/// A TCP stream whose writes fail once the client has taken nothing for [`WRITE_TIMEOUT`].
+/// A TCP stream whose writes fail once the client has taken nothing for `limit`.
 struct WriteTimeout {
     io: TcpStream,
+    limit: Duration,
     /// Running since a write last found the socket full.
     stalled: Option<Pin<Box<tokio::time::Sleep>>>,
 }
 
 impl WriteTimeout {
-    fn new(io: TcpStream) -> Self {
-        WriteTimeout { io, stalled: None }
+    fn new(io: TcpStream, limit: Duration) -> Self {
+        WriteTimeout {
+            io,
+            limit,
+            stalled: None,
+        }
     }
 
     fn watch<T>(
@@ -605,7 +656,7 @@ impl WriteTimeout {
         }
         let timer = self
             .stalled
-            .get_or_insert_with(|| Box::pin(tokio::time::sleep(WRITE_TIMEOUT)));
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(self.limit)));
         match timer.as_mut().poll(cx) {
             Poll::Ready(()) => Poll::Ready(Err(io::Error::new(
                 io::ErrorKind::TimedOut,
