@@ -11,8 +11,9 @@
 //! - a client that stops reading for [`Limits::write_timeout`] is dropped, so a connection that
 //!   pipelines requests and never reads the answers costs one stalled socket, no more;
 //! - at most [`Limits::max_connections`]: past that the oldest idle connection is closed to make
-//!   room (as nginx reuses keep-alive connections when it runs short), and when none is idle
-//!   the new one is turned away; an accept error (EMFILE…) is logged and the loop goes on;
+//!   room (as nginx reuses keep-alive connections when it runs short); when none is idle the
+//!   new one waits up to a second for a place, then is turned away; an accept error (EMFILE…)
+//!   is logged and the loop goes on after a short pause;
 //! - handlers run on blocking threads, at most [`WORKERS`] of them rendering chunks at once; a
 //!   chunk's pieces reach the client through a small bounded channel, and when the client goes
 //!   away the render stops after the spans in progress.
@@ -53,7 +54,8 @@ pub const MAX_HEADERS: usize = 64;
 
 /// How long a new connection waits for a place when all are taken and none is idle.
 const ROOM_WAIT: Duration = Duration::from_secs(1);
-/// Pieces of a chunk made but not yet taken by the connection (each is ≤ 5 s of audio).
+/// Pieces of a chunk made but not yet taken by the connection (each is one span's Clusters,
+/// at most 7.5 s of audio).
 const PIECES_IN_FLIGHT: usize = 2;
 /// Blocking threads for handlers: [`WORKERS`] renders plus quick answers.
 const BLOCKING_THREADS: usize = 32;
