@@ -333,6 +333,8 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, stopped: watch:
         .title_case_headers(true);
     let mut next_id = 0u64;
     let mut stop = stopped.clone();
+    // Accept errors in a row (logged once per streak).
+    let mut failing = 0u64;
     loop {
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
@@ -341,11 +343,18 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, stopped: watch:
         let (stream, peer) = match accepted {
             Ok(accepted) => accepted,
             Err(e) => {
-                log::warn!("cannot accept a connection ({e}); trying again");
+                if failing == 0 {
+                    log::warn!("cannot accept a connection ({e}); trying again");
+                }
+                failing += 1;
                 tokio::time::sleep(ACCEPT_BACKOFF).await;
                 continue;
             }
         };
+        if failing > 0 {
+            log::info!("accepting again after {failing} failed attempts");
+            failing = 0;
+        }
         next_id += 1;
         let Some(place) = shared.make_room(next_id).await else {
             log::debug!("turning {peer} away: all connections are busy");
