@@ -60,6 +60,30 @@ impl Request {
             origin: None,
         }
     }
+
+    /// The parts of an [`http::Request`] the API reads: the one translation the loopback
+    /// server and the desktop app's custom scheme share. A target in absolute form names the
+    /// host itself (RFC 9112 §3.2.2), else the `Host` header does.
+    pub fn from_http<B>(request: &http::Request<B>) -> Self {
+        let header = |name: http::header::HeaderName| {
+            request
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        let uri = request.uri();
+        Request {
+            method: request.method().as_str().to_string(),
+            path: uri.path().to_string(),
+            query: uri.query().unwrap_or("").to_string(),
+            host: uri
+                .authority()
+                .map(|a| a.as_str().to_string())
+                .or_else(|| header(http::header::HOST)),
+            origin: header(http::header::ORIGIN),
+        }
+    }
 }
 
 /// Gets a response's head and one piece of its body, as the body is made
@@ -124,6 +148,34 @@ impl Response {
             "internal",
             "Sonance hit an internal error; the player keeps working",
         )
+    }
+
+    /// This answer's status and headers as an [`http::Response`] carrying `body` (the body
+    /// is the transport's: whole bytes, or pieces as they are made). A header that is not
+    /// valid HTTP is left out (logged), so none can break the framing.
+    pub fn to_http<B>(&self, body: B) -> http::Response<B> {
+        use http::header::{HeaderName, HeaderValue, CONTENT_TYPE};
+        let mut out = http::Response::new(body);
+        *out.status_mut() = http::StatusCode::from_u16(self.status)
+            .unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
+        let headers = out.headers_mut();
+        let all = std::iter::once(("content-type", self.content_type.as_str()))
+            .chain(self.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        for (k, v) in all {
+            match (
+                HeaderName::from_bytes(k.as_bytes()),
+                HeaderValue::from_str(v),
+            ) {
+                (Ok(k), Ok(v)) if k == CONTENT_TYPE => {
+                    headers.insert(k, v);
+                }
+                (Ok(k), Ok(v)) => {
+                    headers.append(k, v);
+                }
+                _ => log::warn!("leaving out the malformed header {k:?}"),
+            }
+        }
+        out
     }
 
     /// The body as text (tests, logs).
@@ -567,6 +619,40 @@ mod tests {
         ] {
             assert!(!is_loopback_host(bad), "{bad}");
         }
+    }
+
+    #[test]
+    fn http_requests_and_responses_translate() {
+        let req = http::Request::get("/api/tracks?preset=warm")
+            .header("Host", "127.0.0.1:8411")
+            .header("Origin", "http://localhost:3000")
+            .body(())
+            .unwrap();
+        let r = Request::from_http(&req);
+        assert_eq!((r.method.as_str(), r.path.as_str()), ("GET", "/api/tracks"));
+        assert_eq!(r.query, "preset=warm");
+        assert_eq!(r.host.as_deref(), Some("127.0.0.1:8411"));
+        assert_eq!(r.origin.as_deref(), Some("http://localhost:3000"));
+        // A target in absolute form names the host, whatever `Host` says.
+        let req = http::Request::get("http://evil.example/api/tracks")
+            .header("Host", "127.0.0.1")
+            .body(())
+            .unwrap();
+        assert_eq!(
+            Request::from_http(&req).host.as_deref(),
+            Some("evil.example")
+        );
+
+        let mut resp = Response::error(404, "not_found", "no");
+        resp.headers
+            .push(("X-Evil".into(), "a\r\nSet-Cookie: x".into()));
+        resp.headers.push(("X-Chunk-End".into(), "10".into()));
+        let out = resp.to_http(());
+        assert_eq!(out.status(), 404);
+        assert_eq!(out.headers()["content-type"], "application/json");
+        assert_eq!(out.headers()["x-chunk-end"], "10");
+        assert!(out.headers().get("x-evil").is_none());
+        assert_eq!(Response::error(1000, "x", "y").to_http(()).status(), 500);
     }
 
     #[test]

@@ -33,10 +33,10 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
-use hyper::header::{HeaderName, HeaderValue, CONNECTION, CONTENT_TYPE, HOST, ORIGIN};
+use hyper::header::{HeaderValue, CONNECTION};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper::{Method, StatusCode, Version};
+use hyper::{Method, Version};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
@@ -432,29 +432,12 @@ async fn respond(
             "bad_parameter",
             "requests to this server carry no body",
         ));
-        let mut resp = to_hyper(&refusal, Out::whole(&refusal, busy));
+        let mut resp = refusal.to_http(Out::whole(&refusal, busy));
         resp.headers_mut()
             .insert(CONNECTION, HeaderValue::from_static("close"));
         return Ok(resp);
     }
-    let header = |name: HeaderName| {
-        req.headers()
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string)
-    };
-    let request = Request {
-        method: req.method().as_str().to_string(),
-        path: req.uri().path().to_string(),
-        query: req.uri().query().unwrap_or("").to_string(),
-        // A request target in absolute form names the host itself (RFC 9112 §3.2.2).
-        host: req
-            .uri()
-            .authority()
-            .map(|a| a.as_str().to_string())
-            .or_else(|| header(HOST)),
-        origin: header(ORIGIN),
-    };
+    let request = Request::from_http(&req);
     // A body can go out while it is made only in HTTP/1.1's chunked encoding.
     let can_stream = req.method() == Method::GET && req.version() == Version::HTTP_11;
     drop(req);
@@ -478,7 +461,7 @@ async fn respond(
     });
     match head_rx.await {
         // Pieces are on their way: the body follows them.
-        Ok(head) => Ok(to_hyper(&head, Out::pieces(pieces_rx, busy))),
+        Ok(head) => Ok(head.to_http(Out::pieces(pieces_rx, busy))),
         // The handler ended without a piece: the whole answer.
         Err(_) => match handler.await {
             Ok(resp) => Ok(whole(&resp, busy)),
@@ -552,31 +535,7 @@ fn answer(
 }
 
 fn whole(resp: &Response, busy: Counted) -> hyper::Response<Out> {
-    to_hyper(resp, Out::whole(resp, busy))
-}
-
-/// The API's answer as hyper's, with `body`.
-fn to_hyper(resp: &Response, body: Out) -> hyper::Response<Out> {
-    let mut out = hyper::Response::new(body);
-    *out.status_mut() =
-        StatusCode::from_u16(resp.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let headers = out.headers_mut();
-    if let Ok(v) = HeaderValue::from_str(&resp.content_type) {
-        headers.insert(CONTENT_TYPE, v);
-    }
-    for (k, v) in &resp.headers {
-        // Header values come from this crate, but never let one break the framing.
-        match (
-            HeaderName::from_bytes(k.as_bytes()),
-            HeaderValue::from_str(v),
-        ) {
-            (Ok(k), Ok(v)) => {
-                headers.append(k, v);
-            }
-            _ => log::warn!("dropping the malformed header {k:?}"),
-        }
-    }
-    out
+    resp.to_http(Out::whole(resp, busy))
 }
 
 /// A response body: all here (sent with its length), or pieces as they are made (sent in
