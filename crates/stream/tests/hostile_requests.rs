@@ -475,3 +475,32 @@ fn slow_heads_and_idle_keep_alives_are_closed() {
     }
     assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
 }
+
+#[test]
+fn stop_closes_idle_connections_and_join_returns() {
+    let f = start("stop", 3.0, 10.0);
+    let addr = f.server.addr();
+    let mut idle = connect(addr);
+    presets_answered_promptly(addr);
+    let Fixture { server, .. } = f;
+    server.stop();
+    let t = Instant::now();
+    server.join();
+    assert!(t.elapsed() < Duration::from_secs(6), "{:?}", t.elapsed());
+    // The idle connection was closed, and nobody is accepted any more.
+    let mut buf = [0u8; 16];
+    assert!(matches!(idle.read(&mut buf), Ok(0) | Err(_)));
+    assert!(status_of_or_refused(addr));
+}
+
+/// Whether a new connection is refused or closed without an answer.
+fn status_of_or_refused(addr: SocketAddr) -> bool {
+    match TcpStream::connect_timeout(&addr, Duration::from_secs(2)) {
+        Err(_) => true,
+        Ok(mut s) => {
+            s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+            let _ = write!(s, "GET /api/presets HTTP/1.1\r\nHost: {addr}\r\n\r\n");
+            read_response(&mut s).is_none()
+        }
+    }
+}
