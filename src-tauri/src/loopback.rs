@@ -4,7 +4,8 @@
 //! bodies, so the page waits for all of a 30 s chunk before the first sound, a seek or a
 //! preset switch (≈ 0.7 s on a cold track here), where `sonance serve` streams a chunk's
 //! first second in ≈ 0.1 s. This server runs the same [`StreamApi::handle_progressive`] and
-//! the same tiny_http front as `sonance serve`, so chunks stream here too.
+//! the same hyper front as `sonance serve` ([`Server`], with its limits against hostile local
+//! clients), so chunks stream here too.
 //!
 //! Who may ask: it binds 127.0.0.1 on a free port; [`Access::AppLoopback`] answers only
 //! requests whose path starts with a random token (other programs and users of this computer

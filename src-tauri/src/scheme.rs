@@ -148,46 +148,16 @@ fn work(rx: &Mutex<Receiver<Job>>, scheme: &std::sync::Weak<Scheme>) {
     }
 }
 
-/// The parts of the web view's request the stream API reads.
+/// The parts of the web view's request the stream API reads (the loopback server reads its
+/// requests the same way: [`Request::from_http`]).
 pub fn translate(request: &http::Request<Vec<u8>>) -> Request {
-    let uri = request.uri();
-    let header = |name: http::header::HeaderName| {
-        request
-            .headers()
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string)
-    };
-    Request {
-        method: request.method().as_str().to_string(),
-        path: uri.path().to_string(),
-        query: uri.query().unwrap_or("").to_string(),
-        host: uri
-            .authority()
-            .map(|a| a.as_str().to_string())
-            .or_else(|| header(http::header::HOST)),
-        origin: header(http::header::ORIGIN),
-    }
+    Request::from_http(request)
 }
 
-/// The stream API's answer as an HTTP response for the web view.
+/// The stream API's answer as an HTTP response for the web view (whole: a custom scheme
+/// cannot stream a body).
 pub fn to_http(resp: &Response) -> http::Response<Cow<'static, [u8]>> {
-    let mut builder = http::Response::builder()
-        .status(resp.status)
-        .header(http::header::CONTENT_TYPE, resp.content_type.as_str());
-    for (k, v) in &resp.headers {
-        builder = builder.header(k.as_str(), v.as_str());
-    }
-    let body: Cow<'static, [u8]> = Cow::Owned(resp.body.to_vec());
-    match builder.body(body) {
-        Ok(r) => r,
-        Err(e) => {
-            log::error!("cannot build a response: {e}");
-            let mut r = http::Response::new(Cow::Borrowed(&b"internal error"[..]));
-            *r.status_mut() = http::StatusCode::INTERNAL_SERVER_ERROR;
-            r
-        }
-    }
+    resp.to_http(Cow::Owned(resp.body.to_vec()))
 }
 
 fn json_error(status: u16, kind: &str, message: &str) -> Response {

@@ -6,6 +6,7 @@
 //! cached), cached-chunk latency (chunk 0 again, from memory), a seek into the middle of an
 //! uncached chunk (until the Clusters of the span it lands in are out), and peak RSS.
 
+use std::ops::ControlFlow;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -63,6 +64,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
     let mut first_sound = None;
     let _first = engine.chunk_progressive(&track, 0, &enh, None, &mut |_| {
         first_sound.get_or_insert_with(|| t.elapsed());
+        ControlFlow::Continue(())
     })?;
     let first_chunk_ms = t.elapsed().as_secs_f64() * 1000.0;
     let first_sound_ms = first_sound.map_or(first_chunk_ms, |d| d.as_secs_f64() * 1000.0);
@@ -79,6 +81,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
     let mut seek_sound = None;
     engine.chunk_progressive(&track, n, &enh, Some((a + b) / 2.0), &mut |_| {
         seek_sound.get_or_insert_with(|| t.elapsed());
+        ControlFlow::Continue(())
     })?;
     let seek_sound_ms = seek_sound.map_or(0.0, |d| d.as_secs_f64() * 1000.0);
 

@@ -1,6 +1,7 @@
 //! The engine's public face: open a track, get its init segment and its chunks.
 
 use std::num::NonZeroUsize;
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::UNIX_EPOCH;
@@ -192,7 +193,7 @@ impl Engine {
     /// Chunk `n` of `track` as a media segment: from the cache, or rendered once however many
     /// callers ask at the same time.
     pub fn chunk(&self, track: &Track, n: u64, enh: &Enhancement) -> Result<Arc<[u8]>> {
-        self.chunk_progressive(track, n, enh, None, &mut |_| {})
+        self.chunk_progressive(track, n, enh, None, &mut |_| ControlFlow::Continue(()))
             .map(Arc::from)
     }
 
@@ -206,13 +207,17 @@ impl Engine {
     /// preset switch into the middle of a chunk waits only for the span it lands in. The
     /// returned bytes are the Clusters in that order (MSE places Clusters by their
     /// timestamps; in span order they are the chunk's media segment).
+    ///
+    /// `on_clusters` returns [`ControlFlow::Break`] when nobody listens any more (the client
+    /// went away): no further span is started, the spans being rendered finish (and are
+    /// cached), and the call returns [`Error::Cancelled`].
     pub fn chunk_progressive(
         &self,
         track: &Track,
         n: u64,
         enh: &Enhancement,
         first_at: Option<f64>,
-        on_clusters: &mut dyn FnMut(&[u8]),
+        on_clusters: &mut dyn FnMut(&[u8]) -> ControlFlow<()>,
     ) -> Result<Vec<u8>> {
         let spans = pipeline::spans(&track.plan, n)?;
         let first = first_span(&spans, first_at);
@@ -231,7 +236,9 @@ impl Engine {
             self.config.workers_per_chunk,
             |&i| self.span(track, n, i, &spans[i], enh),
             |clusters| {
-                on_clusters(&clusters);
+                if on_clusters(&clusters).is_break() {
+                    return Err(Error::Cancelled);
+                }
                 segment.extend_from_slice(&clusters);
                 Ok(())
             },
@@ -374,5 +381,6 @@ fn clone_error(e: &Error) -> Error {
             reason: reason.clone(),
         },
         Error::Encoder(s) => Error::Encoder(s.clone()),
+        Error::Cancelled => Error::Cancelled,
     }
 }

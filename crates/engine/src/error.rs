@@ -32,6 +32,10 @@ pub enum Error {
     /// The Opus encoder failed. This is a bug or an invalid encoder setting.
     #[error("Opus encoder failed: {0}")]
     Encoder(String),
+    /// The caller asked to stop (its listener went away): the work ended early on purpose.
+    /// Nobody waits for the result; retry only if someone asks again.
+    #[error("the work was cancelled: nobody is waiting for it")]
+    Cancelled,
 }
 
 /// A coarse class of [`Error`] for callers that branch (HTTP status, UI message style).
@@ -56,7 +60,7 @@ impl Error {
                 ErrorKind::Undecodable
             }
             Error::InvalidParameter(_) => ErrorKind::BadParameter,
-            Error::Encoder(_) => ErrorKind::Internal,
+            Error::Encoder(_) | Error::Cancelled => ErrorKind::Internal,
         }
     }
 

@@ -23,7 +23,9 @@
 //! app's page or token: [`Access`]),
 //! 404 (no such track, chunk or route), 405, 422 (the file cannot be decoded), 500.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
+use std::ops::ControlFlow;
 use std::sync::Arc;
 
 use serde::Serialize;
@@ -84,11 +86,38 @@ impl Request {
     pub fn param(&self, key: &str) -> Option<String> {
         self.params().find(|(k, _)| k == key).map(|(_, v)| v)
     }
+
+    /// The parts of an [`http::Request`] the API reads: the one translation the loopback
+    /// server and the desktop app's custom scheme share. A target in absolute form names the
+    /// host itself (RFC 9112 §3.2.2), else the `Host` header does.
+    pub fn from_http<B>(request: &http::Request<B>) -> Self {
+        let header = |name: http::header::HeaderName| {
+            request
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        let uri = request.uri();
+        Request {
+            method: request.method().as_str().to_string(),
+            path: uri.path().to_string(),
+            query: uri.query().unwrap_or("").to_string(),
+            host: uri
+                .authority()
+                .map(|a| a.as_str().to_string())
+                .or_else(|| header(http::header::HOST)),
+            origin: header(http::header::ORIGIN),
+            // The transport fills it in (it reads at most MAX_BODY bytes).
+            body: Vec::new(),
+        }
+    }
 }
 
 /// Gets a response's head and one piece of its body, as the body is made
-/// ([`StreamApi::handle_progressive`]).
-pub type Progress<'a> = dyn FnMut(&Response, &[u8]) + 'a;
+/// ([`StreamApi::handle_progressive`]); returns [`ControlFlow::Break`] when nobody listens any
+/// more (the client went away), which stops the render between spans.
+pub type Progress<'a> = dyn FnMut(&Response, &[u8]) -> ControlFlow<()> + 'a;
 
 /// Response body: shared bytes (fragments come straight from the cache).
 #[derive(Debug, Clone)]
@@ -114,6 +143,7 @@ impl Response {
         Self::bytes(status, "application/json", body.into())
     }
 
+    /// A JSON error `{kind, message}` (the transport's own refusals use it too).
     pub(crate) fn error(status: u16, kind: &str, message: impl Into<String>) -> Self {
         #[derive(Serialize)]
         struct E<'a> {
@@ -146,6 +176,34 @@ impl Response {
             "internal",
             "Sonance hit an internal error; the player keeps working",
         )
+    }
+
+    /// This answer's status and headers as an [`http::Response`] carrying `body` (the body
+    /// is the transport's: whole bytes, or pieces as they are made). A header that is not
+    /// valid HTTP is left out (logged), so none can break the framing.
+    pub fn to_http<B>(&self, body: B) -> http::Response<B> {
+        use http::header::{HeaderName, HeaderValue, CONTENT_TYPE};
+        let mut out = http::Response::new(body);
+        *out.status_mut() = http::StatusCode::from_u16(self.status)
+            .unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
+        let headers = out.headers_mut();
+        let all = std::iter::once(("content-type", self.content_type.as_str()))
+            .chain(self.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        for (k, v) in all {
+            match (
+                HeaderName::from_bytes(k.as_bytes()),
+                HeaderValue::from_str(v),
+            ) {
+                (Ok(k), Ok(v)) if k == CONTENT_TYPE => {
+                    headers.insert(k, v);
+                }
+                (Ok(k), Ok(v)) => {
+                    headers.append(k, v);
+                }
+                _ => log::warn!("leaving out the malformed header {k:?}"),
+            }
+        }
+        out
     }
 
     /// The body as text (tests, logs).
@@ -209,21 +267,21 @@ impl StreamApi {
     /// Answer one request. Never panics on any input; rendering happens on the calling
     /// thread (the server runs several).
     pub fn handle(&self, req: &Request) -> Response {
-        self.handle_progressive(req, &mut |_, _| {})
+        self.handle_progressive(req, &mut |_, _| ControlFlow::Continue(()))
     }
 
     /// [`StreamApi::handle`] for transports that can send a body while it is made: when this
     /// request renders a chunk, `progress` gets the response head (status and headers, empty
     /// body) with each piece of the body as it is ready — whole WebM Clusters, the chunk's
     /// first second first. The returned response is the whole answer either way: if pieces
-    /// went out and it is not a 200, the chunk failed half-way and the transport should cut
-    /// the connection rather than finish the body.
+    /// went out and it is not a 200, the chunk failed half-way (or was cancelled by `progress`)
+    /// and the transport should cut the connection rather than finish the body.
     pub fn handle_progressive(&self, req: &Request, progress: &mut Progress<'_>) -> Response {
         self.finish(self.route(req, progress))
     }
 
     /// The headers every answer carries.
-    fn finish(&self, mut resp: Response) -> Response {
+    pub(crate) fn finish(&self, mut resp: Response) -> Response {
         if let Access::App { origin } | Access::AppLoopback { origin, .. } = &self.access {
             resp.headers
                 .push(("Access-Control-Allow-Origin".into(), origin.clone()));
@@ -459,9 +517,8 @@ fn enhancement(query: &str) -> sonance_engine::Result<Enhancement> {
     let mut preset = DEFAULT_PRESET;
     let mut intensity = 1.0f32;
     let mut reference = None;
-    for pair in query.split('&').filter(|p| !p.is_empty()) {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        match k {
+    for (k, v) in query_pairs(query) {
+        match k.as_ref() {
             "preset" => preset = v.parse()?,
             "match" => reference = Some(v.parse::<Preset>()?),
             "intensity" => {
@@ -481,14 +538,16 @@ fn enhancement(query: &str) -> sonance_engine::Result<Enhancement> {
     }
 }
 
+/// The query's `key=value` pairs, percent-decoded (`preset=original%2Dmatched` is
+/// `original-matched`).
+fn query_pairs(query: &str) -> impl Iterator<Item = (Cow<'_, str>, Cow<'_, str>)> {
+    form_urlencoded::parse(query.as_bytes())
+}
+
 /// `at` from a chunk's query string: the moment (seconds into the track) a seek or a preset
 /// switch waits for, whose span comes first.
 fn first_at(query: &str) -> sonance_engine::Result<Option<f64>> {
-    let Some((_, v)) = query
-        .split('&')
-        .filter_map(|p| p.split_once('='))
-        .find(|(k, _)| *k == "at")
-    else {
+    let Some((_, v)) = query_pairs(query).find(|(k, _)| k == "at") else {
         return Ok(None);
     };
     match v.parse::<f64>() {
@@ -566,6 +625,40 @@ mod tests {
     }
 
     #[test]
+    fn http_requests_and_responses_translate() {
+        let req = http::Request::get("/api/tracks?preset=warm")
+            .header("Host", "127.0.0.1:8411")
+            .header("Origin", "http://localhost:3000")
+            .body(())
+            .unwrap();
+        let r = Request::from_http(&req);
+        assert_eq!((r.method.as_str(), r.path.as_str()), ("GET", "/api/tracks"));
+        assert_eq!(r.query, "preset=warm");
+        assert_eq!(r.host.as_deref(), Some("127.0.0.1:8411"));
+        assert_eq!(r.origin.as_deref(), Some("http://localhost:3000"));
+        // A target in absolute form names the host, whatever `Host` says.
+        let req = http::Request::get("http://evil.example/api/tracks")
+            .header("Host", "127.0.0.1")
+            .body(())
+            .unwrap();
+        assert_eq!(
+            Request::from_http(&req).host.as_deref(),
+            Some("evil.example")
+        );
+
+        let mut resp = Response::error(404, "not_found", "no");
+        resp.headers
+            .push(("X-Evil".into(), "a\r\nSet-Cookie: x".into()));
+        resp.headers.push(("X-Chunk-End".into(), "10".into()));
+        let out = resp.to_http(());
+        assert_eq!(out.status(), 404);
+        assert_eq!(out.headers()["content-type"], "application/json");
+        assert_eq!(out.headers()["x-chunk-end"], "10");
+        assert!(out.headers().get("x-evil").is_none());
+        assert_eq!(Response::error(1000, "x", "y").to_http(()).status(), 500);
+    }
+
+    #[test]
     fn query_parameters_are_validated() {
         assert!(enhancement("preset=bypass&intensity=0.5").is_ok());
         assert!(enhancement("preset=nope").is_err());
@@ -583,6 +676,13 @@ mod tests {
         );
         assert!(enhancement("preset=original-matched&match=bypass").is_err());
         assert!(enhancement("preset=original-matched&match=loud").is_err());
+        // Percent-encoded names and values mean what they decode to; validation still holds.
+        assert_eq!(
+            key("preset=original%2Dmatched&%6Datch=warm").as_deref(),
+            Some("original-matched:warm@1000")
+        );
+        assert!(enhancement("preset=warm%00").is_err());
+        assert_eq!(first_at("at=1%2E5").ok(), Some(Some(1.5)));
         assert_eq!(first_at("preset=warm").ok(), Some(None));
         assert_eq!(first_at("preset=warm&at=12.5").ok(), Some(Some(12.5)));
         for bad in ["at=-1", "at=NaN", "at=inf", "at=x", "at="] {
