@@ -36,7 +36,10 @@ pub fn run(
     started_at: Instant,
 ) -> anyhow::Result<()> {
     let engine = Arc::new(crate::engine_for(&args, &context)?);
-    let library = Arc::new(Catalog::new(Arc::clone(&engine), Arc::new(crate::open_library()?)));
+    let library = Arc::new(Catalog::new(
+        Arc::clone(&engine),
+        Arc::new(crate::open_library()?),
+    ));
     if let Err(e) = library.start_background() {
         log::warn!("the library's folders are not scanned or watched: {e}");
     }
@@ -47,18 +50,13 @@ pub fn run(
     )));
     // The page's transport: the loopback server (chunks stream), else the scheme.
     let loopback = match args.transport.unwrap_or_else(Transport::platform_default) {
-        Transport::Loopback => {
-            match Loopback::start(
-                Arc::clone(&library),
-                scheme::page_origin(),
-            ) {
-                Ok(server) => Some(server),
-                Err(e) => {
-                    log::warn!("{e:#}; the page uses the sonance: scheme (whole chunks)");
-                    None
-                }
+        Transport::Loopback => match Loopback::start(Arc::clone(&library), scheme::page_origin()) {
+            Ok(server) => Some(server),
+            Err(e) => {
+                log::warn!("{e:#}; the page uses the sonance: scheme (whole chunks)");
+                None
             }
-        }
+        },
         Transport::Scheme => None,
     };
     let api_base = loopback.as_ref().map(|l| l.base().to_string());

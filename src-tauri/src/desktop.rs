@@ -190,7 +190,9 @@ impl Desktop {
                 volume: ui.volume,
             });
         }
-        let path = id.and_then(|id| self.library.get(&id)).map(|e| e.record.path);
+        let path = id
+            .and_then(|id| self.library.get(&id))
+            .map(|e| e.record.path);
         let size = *self.window_size.lock().unwrap_or_else(|e| e.into_inner());
         self.settings.update(|s| {
             if size.is_some() {

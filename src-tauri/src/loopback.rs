@@ -50,10 +50,7 @@ pub struct Loopback {
 
 impl Loopback {
     /// Start serving the `catalog` to the page whose origin is `page_origin`.
-    pub fn start(
-        catalog: Arc<Catalog>,
-        page_origin: &str,
-    ) -> anyhow::Result<Self> {
+    pub fn start(catalog: Arc<Catalog>, page_origin: &str) -> anyhow::Result<Self> {
         let token = token()?;
         let api = StreamApi::new(
             catalog,

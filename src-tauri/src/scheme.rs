@@ -151,7 +151,12 @@ fn work(rx: &Mutex<Receiver<Job>>, scheme: &std::sync::Weak<Scheme>) {
 /// The parts of the web view's request the stream API reads (the loopback server reads its
 /// requests the same way: [`Request::from_http`]).
 pub fn translate(request: &http::Request<Vec<u8>>) -> Request {
-    Request::from_http(request)
+    let mut r = Request::from_http(request);
+    // The web view hands the body over whole; the API takes at most MAX_BODY of it.
+    if request.body().len() <= sonance_stream::api::MAX_BODY {
+        r.body = request.body().clone();
+    }
+    r
 }
 
 /// The stream API's answer as an HTTP response for the web view (whole: a custom scheme

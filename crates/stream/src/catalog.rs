@@ -151,7 +151,11 @@ impl Catalog {
             }
         }
         // Opened outside the lock: it reads the file.
-        let track = self.engine.open(&record.path).map(Arc::new).map_err(Arc::new);
+        let track = self
+            .engine
+            .open(&record.path)
+            .map(Arc::new)
+            .map_err(Arc::new);
         if let Err(e) = &track {
             log::warn!("{e}");
         }
