@@ -7,8 +7,9 @@ use std::sync::Arc;
 use anyhow::Context;
 use sonance_cache::{CacheConfig, DiskConfig};
 use sonance_engine::{Engine, EngineConfig};
+use sonance_player::{ActorConfig, PlayerHandle};
 use sonance_stream::server::Server;
-use sonance_stream::{Access, Catalog, Library, StreamApi};
+use sonance_stream::{Access, Catalog, Library, PlayerHost, StreamApi};
 
 #[derive(clap::Args)]
 pub struct ServeArgs {
@@ -87,7 +88,22 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
     catalog
         .start_background()
         .context("cannot start the library's scanner")?;
-    let mut api = StreamApi::new(catalog, Access::Loopback);
+    // The player core: its queue and settings are kept beside the library.
+    let state_path = db.with_file_name("player.json");
+    let (player, damaged) = sonance_player::restore_or_fresh(&state_path, seed());
+    if let Some(e) = damaged {
+        log::warn!("{e}; starting with an empty queue");
+    }
+    let handle = PlayerHandle::spawn(
+        player,
+        ActorConfig {
+            state_path: Some(state_path),
+            ..ActorConfig::default()
+        },
+    )
+    .context("cannot start the player")?;
+    let host = Arc::new(PlayerHost::new(handle, Arc::clone(catalog.library())));
+    let mut api = StreamApi::new(catalog, Access::Loopback).with_player(host);
     match find_ui(args.ui.as_deref()) {
         Some(dir) => {
             let files = sonance_stream::load_ui(&dir)
@@ -123,4 +139,12 @@ fn find_ui(explicit: Option<&Path>) -> Option<PathBuf> {
     .into_iter()
     .flatten()
     .find(|d| d.join("index.html").is_file())
+}
+
+/// A seed for the shuffle: this moment.
+fn seed() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(1)
 }

@@ -51,7 +51,7 @@ pub struct PlayerState {
 }
 
 /// The preset a fresh player starts with.
-pub const DEFAULT_PRESET: &str = "default";
+pub const DEFAULT_PRESET: &str = "adaptive";
 
 impl Default for PlayerState {
     fn default() -> Self {
@@ -65,7 +65,7 @@ impl Default for PlayerState {
             position_s: 0.0,
             volume: 1.0,
             preset: DEFAULT_PRESET.to_owned(),
-            intensity: 0.5,
+            intensity: 1.0,
             loudness_mode: LoudnessMode::Track,
         }
     }

@@ -232,6 +232,7 @@ pub enum Access {
 pub struct StreamApi {
     engine: Arc<Engine>,
     pub(crate) catalog: Arc<Catalog>,
+    pub(crate) player: Option<Arc<crate::player_api::PlayerHost>>,
     ui: HashMap<String, (String, Arc<[u8]>)>,
     access: Access,
 }
@@ -242,6 +243,7 @@ impl StreamApi {
         StreamApi {
             engine: Arc::clone(catalog.engine()),
             catalog,
+            player: None,
             ui: HashMap::new(),
             access,
         }
@@ -262,6 +264,12 @@ impl StreamApi {
 
     pub fn catalog(&self) -> &Arc<Catalog> {
         &self.catalog
+    }
+
+    /// Host the player core: its routes (`/api/player`, `/api/queue`, `/api/events`).
+    pub fn with_player(mut self, player: Arc<crate::player_api::PlayerHost>) -> Self {
+        self.player = Some(player);
+        self
     }
 
     /// Answer one request. Never panics on any input; rendering happens on the calling
@@ -314,6 +322,9 @@ impl StreamApi {
             r.headers
                 .push(("Access-Control-Max-Age".into(), "600".into()));
             return r;
+        }
+        if let Some(resp) = self.player_route(req, &segments, progress) {
+            return resp;
         }
         if let Some(resp) = self.library_route(req, &segments) {
             return resp;

@@ -13,11 +13,13 @@
 pub mod api;
 pub mod catalog;
 mod library_api;
+pub mod player_api;
 #[cfg(feature = "server")]
 pub mod server;
 
 pub use api::{Access, Request, Response, StreamApi};
 pub use catalog::{Catalog, Entry};
+pub use player_api::PlayerHost;
 /// The library crate, for hosts that open one.
 pub use sonance_library as library;
 pub use sonance_library::{Library, TrackId};

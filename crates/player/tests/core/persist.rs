@@ -85,7 +85,7 @@ fn restore_clamps_and_repairs() {
     assert_eq!(s.status, Status::Stopped, "nothing current, so stopped");
     assert_eq!(s.position_s, 0.0);
     assert_eq!(s.volume, 1.0);
-    assert_eq!(s.intensity, 0.5);
+    assert_eq!(s.intensity, 1.0);
     assert_eq!(s.preset, DEFAULT_PRESET);
     assert_eq!(s.tracks, ids(&["a", "b"]));
     assert_eq!(s.repeat, RepeatMode::One);

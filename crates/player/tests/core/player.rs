@@ -502,7 +502,7 @@ fn settings_change_once_per_real_change() {
         vec![Event::SettingsChanged(Settings {
             volume: 0.25,
             preset: sonance_player::DEFAULT_PRESET.into(),
-            intensity: 0.5,
+            intensity: 1.0,
             loudness_mode: LoudnessMode::Track,
         })]
     );
