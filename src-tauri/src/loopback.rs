@@ -19,7 +19,6 @@ use sonance_stream::server::Server;
 use sonance_stream::{Access, Catalog, StreamApi};
 
 /// Random bytes in the token (hex in the URL).
-const TOKEN_BYTES: usize = 16;
 
 /// How the page reaches the stream API.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -80,10 +79,7 @@ impl Drop for Loopback {
 }
 
 fn token() -> anyhow::Result<String> {
-    let mut bytes = [0u8; TOKEN_BYTES];
-    getrandom::fill(&mut bytes)
-        .map_err(|e| anyhow::anyhow!("no random numbers for a token: {e}"))?;
-    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+    Ok(sonance_stream::api::new_token()?)
 }
 
 #[cfg(test)]
@@ -93,7 +89,7 @@ mod tests {
     #[test]
     fn tokens_are_long_hex_and_differ() {
         let (a, b) = (token().unwrap(), token().unwrap());
-        assert_eq!(a.len(), 2 * TOKEN_BYTES);
+        assert_eq!(a.len(), 32);
         assert!(a.bytes().all(|c| c.is_ascii_hexdigit()));
         assert_ne!(a, b);
     }

@@ -12,7 +12,8 @@ before(async () => {
   dir = await tempDir();
   const f = join(dir, 'tone.flac');
   await audio.sine(f, 12, 330);
-  server = await startServer([f], { chunkSeconds: 5 });
+  // Debug logging: every request is logged, so a token in a log would show.
+  server = await startServer([f], { chunkSeconds: 5, env: { RUST_LOG: 'debug' } });
 });
 
 after(async () => {
@@ -20,17 +21,18 @@ after(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
-/** GET with a raw path (no normalisation) and optional headers. */
-function get(path, headers = {}) {
+/** GET with a raw path under the server's token (no normalisation) and optional headers. */
+function get(path, headers = {}, { token = true, method = 'GET', body } = {}) {
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port: server.port, path, method: 'GET', headers }, (res) => {
+    const full = token ? server.prefix + path : path;
+    const req = http.request({ host: '127.0.0.1', port: server.port, path: full, method, headers }, (res) => {
       const chunks = [];
       res.on('data', (c) => chunks.push(c));
       res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks) }));
     });
     req.on('error', reject);
     req.setTimeout(15_000, () => req.destroy(new Error('timeout')));
-    req.end();
+    req.end(body);
   });
 }
 
@@ -85,6 +87,22 @@ test('a path-like id is refused', async () => {
     assert.ok(r.status >= 400 && r.status < 500, `${path}: ${r.status}`);
     assert.ok(!r.body.toString('latin1').includes('root:'), `${path} leaked a file`);
   }
+});
+
+test('sonance serve answers only under the access token it printed', async () => {
+  assert.match(server.prefix, /^\/[0-9a-f]{32}$/, 'the address has a 128-bit token');
+  const wrong = `/${'0'.repeat(32)}`;
+  for (const path of ['/', '/index.html', '/api/presets', '/api/tracks', `${wrong}/api/tracks`, `${wrong}/`]) {
+    const r = await get(path, {}, { token: false });
+    assert.equal(r.status, 403, `${path}: ${r.status}`);
+    assert.ok(!r.body.toString('utf8').includes('"duration_s"'));
+  }
+  const ok = await get('/', {}, { token: true });
+  assert.equal(ok.status, 200);
+  assert.match(ok.body.toString('utf8'), /<title>Sonance<\/title>/);
+  // The token is printed once; the log never shows it.
+  const logged = server.stderr();
+  assert.ok(!logged.includes(server.prefix.slice(1)), 'the token reached the log');
 });
 
 test('a request for another Host is refused', async () => {

@@ -48,14 +48,15 @@ export const audio = {
 
 /**
  * Start `sonance serve --port 0 --chunk-seconds S --cache-dir D FILES…` and
- * wait for its first line `listening on http://127.0.0.1:PORT/`.
+ * wait for its first line `listening on http://127.0.0.1:PORT/TOKEN/` (the page and the API
+ * live under the access token; `prefix` is `/TOKEN`, or '' with `--no-token`).
  */
-export async function startServer(files, { chunkSeconds = 5, cacheDir, timeoutMs = 30_000, extraArgs = [] } = {}) {
+export async function startServer(files, { chunkSeconds = 5, cacheDir, timeoutMs = 30_000, extraArgs = [], env = {} } = {}) {
   const cache = cacheDir ?? (await tempDir('sonance-cache-'));
   // A library of the test's own (beside its cache), never the user's.
   const db = extraArgs.includes('--library-db') ? [] : ['--library-db', join(cache, 'library.sqlite3')];
   const args = ['serve', '--port', '0', '--chunk-seconds', String(chunkSeconds), '--cache-dir', cache, ...db, ...extraArgs, ...files];
-  const child = spawn(SONANCE_BIN, args, { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(SONANCE_BIN, args, { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   let stderr = '';
   child.stderr.on('data', (d) => {
     stderr += d;
@@ -72,7 +73,7 @@ export async function startServer(files, { chunkSeconds = 5, cacheDir, timeoutMs
         child.stdout.off('data', onData);
         child.stdout.resume();
         const line = buf.slice(0, nl).trim();
-        const m = /^listening on (http:\/\/127\.0\.0\.1:\d+\/)$/.exec(line);
+        const m = /^listening on (http:\/\/127\.0\.0\.1:\d+\/(?:[0-9a-f]{32}\/)?)$/.exec(line);
         if (m) resolveUrl(m[1]);
         else reject(new Error(`unexpected first line: ${JSON.stringify(line)}\n${stderr}`));
       }
@@ -90,6 +91,7 @@ export async function startServer(files, { chunkSeconds = 5, cacheDir, timeoutMs
   return {
     url,
     port: Number(new URL(url).port),
+    prefix: new URL(url).pathname.replace(/\/$/, ''),
     child,
     stderr: () => stderr,
     async stop() {

@@ -7,7 +7,8 @@
  *   loopback server when the app set `window.__SONANCE_API__` (its URL holds
  *   the server's token), else the custom scheme, `http://sonance.localhost/`
  *   on Windows, `sonance://localhost/` elsewhere;
- * - otherwise same-origin `/` (the page served by `sonance serve`).
+ * - otherwise the page's own folder, same-origin (the page served by `sonance serve`,
+ *   under its access token: `http://127.0.0.1:8411/TOKEN/`).
  * Every transport but the scheme streams chunk bodies as they are made.
  */
 
@@ -152,7 +153,9 @@ export function detectApi(loc: { href: string; search: string } = window.locatio
     if (typeof win.__SONANCE_API__ === 'string') return { base: slash(win.__SONANCE_API__), streams: true };
     return { base: /Windows/i.test(userAgent) ? 'http://sonance.localhost/' : 'sonance://localhost/', streams: false };
   }
-  return { base: new URL('/', loc.href).href, streams: true };
+  // The page's own folder: `sonance serve` puts its access token first in the path
+  // (http://127.0.0.1:8411/TOKEN/), and the API lives beside the page.
+  return { base: new URL('./', loc.href).href, streams: true };
 }
 
 /** Intensity as sent to the server: a number in [0, 1] with at most two decimals. */

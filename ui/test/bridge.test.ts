@@ -5,8 +5,10 @@ import { makeKey, parseKey, presetMessage } from '../src/player';
 
 describe('where the API is', () => {
   const loc = (href: string) => ({ href, search: new URL(href).search });
-  it('is same-origin / in a browser, streaming', () => {
+  it("is the page's own folder in a browser (under serve's token), streaming", () => {
     expect(detectApi(loc('http://127.0.0.1:4321/index.html'), {}, 'X11; Linux')).toEqual({ base: 'http://127.0.0.1:4321/', streams: true });
+    expect(detectApi(loc('http://127.0.0.1:4321/0a1b2c/'), {}, 'X11; Linux')).toEqual({ base: 'http://127.0.0.1:4321/0a1b2c/', streams: true });
+    expect(detectApi(loc('http://127.0.0.1:4321/0a1b2c/index.html?x=1'), {}, 'X11; Linux').base).toBe('http://127.0.0.1:4321/0a1b2c/');
   });
   it("is the app's loopback server inside Tauri when the app names it, streaming", () => {
     const win = { __TAURI_INTERNALS__: {}, __SONANCE_API__: 'http://127.0.0.1:41234/0a1b2c' };

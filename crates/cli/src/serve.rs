@@ -19,9 +19,13 @@ pub struct ServeArgs {
     /// The library database (default: `library.sqlite3` in the platform's data folder).
     #[arg(long)]
     library_db: Option<PathBuf>,
-    /// Address to bind. Requests must still name a loopback host.
+    /// Address to bind. On anything but loopback the access token is required.
     #[arg(long, default_value = "127.0.0.1")]
     host: String,
+    /// Serve without the access token in the address (scripts on a trusted machine; loopback
+    /// only). Without it, only someone who has the printed address can listen.
+    #[arg(long)]
+    no_token: bool,
     /// Port; 0 picks a free one.
     #[arg(long, default_value_t = 8411)]
     port: u16,
@@ -103,7 +107,28 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
     )
     .context("cannot start the player")?;
     let host = Arc::new(PlayerHost::new(handle, Arc::clone(catalog.library())));
-    let mut api = StreamApi::new(catalog, Access::Loopback).with_player(host);
+    let loopback = args
+        .host
+        .parse::<std::net::IpAddr>()
+        .map(|ip| ip.is_loopback())
+        .unwrap_or(args.host == "localhost");
+    let (access, token) = if args.no_token {
+        if !loopback {
+            anyhow::bail!(
+                "--no-token serves loopback only: on {} anyone on the network could listen",
+                args.host
+            );
+        }
+        (Access::Loopback, None)
+    } else {
+        let token = sonance_stream::api::new_token().context("cannot make an access token")?;
+        let access = Access::Token {
+            token: token.clone(),
+            any_host: !loopback,
+        };
+        (access, Some(token))
+    };
+    let mut api = StreamApi::new(catalog, access).with_player(host);
     match find_ui(args.ui.as_deref()) {
         Some(dir) => {
             let files = sonance_stream::load_ui(&dir)
@@ -118,7 +143,11 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {}:{}", args.host, args.port))?;
     let addr = server.addr();
     let mut out = std::io::stdout().lock();
-    writeln!(out, "listening on http://{addr}/")?;
+    // The address is printed once, with its token; logs never show the token.
+    match &token {
+        Some(t) => writeln!(out, "listening on http://{addr}/{t}/")?,
+        None => writeln!(out, "listening on http://{addr}/")?,
+    }
     out.flush()?;
     drop(out);
     server.join();

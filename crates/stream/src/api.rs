@@ -226,6 +226,11 @@ pub enum Access {
     /// with `/{token}/`, a secret only the app's page knows (other programs and other users
     /// of this computer can reach a loopback port too). Only API routes are served.
     AppLoopback { origin: String, token: String },
+    /// `sonance serve`: every path starts with `/{token}/` (the page and the API under it), a
+    /// secret printed once in the address; `Host` must be loopback unless `any_host` (the
+    /// server is bound to another address on purpose: then the token is the guard); an
+    /// `Origin`, if sent, must be loopback or the server's own.
+    Token { token: String, any_host: bool },
 }
 
 /// The handler.
@@ -401,13 +406,14 @@ impl StreamApi {
 
     /// Whether `req` may be answered, and the path to route (without the app's token).
     fn admit<'r>(&self, req: &'r Request) -> Result<&'r str, String> {
-        let page = match &self.access {
-            Access::App { .. } => return Ok(&req.path),
-            Access::Loopback => None,
-            Access::AppLoopback { origin, .. } => Some(origin),
-        };
         let host = req.host.as_deref().unwrap_or("");
-        if !is_loopback_host(host) {
+        let (page, token, any_host) = match &self.access {
+            Access::App { .. } => return Ok(&req.path),
+            Access::Loopback => (None, None, false),
+            Access::Token { token, any_host } => (None, Some(token), *any_host),
+            Access::AppLoopback { origin, token } => (Some(origin), Some(token), false),
+        };
+        if !any_host && !is_loopback_host(host) {
             return Err(format!(
                 "requests must address this computer (Host '{host}' is not a loopback address)"
             ));
@@ -415,22 +421,40 @@ impl StreamApi {
         if let Some(origin) = &req.origin {
             let allowed = match page {
                 Some(page) => origin == page,
-                None => is_loopback_host(origin.strip_prefix("http://").unwrap_or("")),
+                None => {
+                    is_loopback_host(origin.strip_prefix("http://").unwrap_or(""))
+                        || (any_host && origin.strip_prefix("http://") == Some(host))
+                }
             };
             if !allowed {
                 return Err(format!("requests from '{origin}' are not allowed"));
             }
         }
+        let Some(token) = token else {
+            return Ok(&req.path);
+        };
+        let rest = req.path.strip_prefix('/').unwrap_or("");
+        let (given, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+        if path.is_empty() || !same_secret(given.as_bytes(), token.as_bytes()) {
+            return Err(match self.access {
+                Access::AppLoopback { .. } => "this address needs the app's access token".into(),
+                _ => "this address needs the access token that `sonance serve` printed \
+                      (http://HOST:PORT/TOKEN/)"
+                    .into(),
+            });
+        }
+        Ok(path)
+    }
+
+    /// `path` for a log: the access token, if it is there, left out.
+    pub fn loggable_path<'p>(&self, path: &'p str) -> std::borrow::Cow<'p, str> {
         match &self.access {
-            Access::AppLoopback { token, .. } => {
-                let rest = req.path.strip_prefix('/').unwrap_or("");
-                let (given, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-                if path.is_empty() || !same_secret(given.as_bytes(), token.as_bytes()) {
-                    return Err("this address needs the app's access token".into());
-                }
-                Ok(path)
+            Access::Token { token, .. } | Access::AppLoopback { token, .. }
+                if path.contains(token.as_str()) =>
+            {
+                path.replace(token.as_str(), "…").into()
             }
-            _ => Ok(&req.path),
+            _ => path.into(),
         }
     }
 
@@ -567,6 +591,15 @@ fn first_at(query: &str) -> sonance_engine::Result<Option<f64>> {
             "at must be a time in seconds from the start of the track, not '{v}'"
         ))),
     }
+}
+
+/// A fresh access token: 128 random bits as 32 hex digits ([`Access::Token`],
+/// [`Access::AppLoopback`]).
+pub fn new_token() -> std::io::Result<String> {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes)
+        .map_err(|e| std::io::Error::other(format!("no random numbers for a token: {e}")))?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 /// Compare secrets in time that depends on their lengths only.

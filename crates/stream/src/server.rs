@@ -563,11 +563,16 @@ fn answer(
         log::error!(
             "internal error while answering {} {}",
             request.method,
-            request.path
+            api.loggable_path(&request.path)
         );
         api.finish(Response::internal_error())
     });
-    log::debug!("{} {} -> {}", request.method, request.path, resp.status);
+    log::debug!(
+        "{} {} -> {}",
+        request.method,
+        api.loggable_path(&request.path),
+        resp.status
+    );
     if streaming && resp.status != 200 {
         // The chunk failed (or was cancelled) half-way: end the body with an error, so hyper
         // cuts the connection instead of finishing it and the client sees the failure at once.
