@@ -118,10 +118,15 @@ export class RemoteCore extends BaseCore implements Core {
   }
 
   private busy = false;
+  private again = false;
 
   /** One poll: the events that take the last state to the new one. */
   async poll(): Promise<void> {
-    if (this.busy || this.closed) return;
+    if (this.closed) return;
+    if (this.busy) {
+      this.again = true; // a command was sent during this poll: look once more after it
+      return;
+    }
     this.busy = true;
     try {
       const next = await this.bridge.playerState();
@@ -132,6 +137,10 @@ export class RemoteCore extends BaseCore implements Core {
       /* the server is away for a moment: the next poll tries again */
     } finally {
       this.busy = false;
+    }
+    if (this.again) {
+      this.again = false;
+      await this.poll();
     }
   }
 }

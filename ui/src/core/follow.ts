@@ -88,7 +88,8 @@ export class CoreFollower {
         const d = this.tracks.trackChanged(e.track);
         if (d === 'load' && e.track !== null) void this.load(e.track, s.status === 'playing', e.start_at_s);
         else if (d === 'stop') this.player.pause();
-        else this.sync();
+        // Its status_changed usually follows (play_now from stopped): never pause here.
+        else this.sync(true);
         break;
       }
       case 'status_changed':
@@ -134,15 +135,18 @@ export class CoreFollower {
     this.sync();
   }
 
-  /** Play or pause as the core says, once the player holds the core's current track. */
-  sync(): void {
+  /**
+   * Play or pause as the core says, once the player holds the core's current track.
+   * `playOnly`: only start playing (the status may be about to change).
+   */
+  sync(playOnly = false): void {
     const s = this.core.state();
     if (this.loading > 0 || this.awaitingCore) return;
     const id = currentTrack(s);
     if (id === null || this.playingId() !== id) return;
     if (s.status === 'playing') {
       if (this.player.audio.paused && !this.player.audio.ended) void this.player.play();
-    } else if (!this.player.audio.paused) {
+    } else if (!playOnly && !this.player.audio.paused) {
       this.player.pause();
     }
   }
