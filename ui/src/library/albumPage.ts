@@ -92,8 +92,8 @@ export class AlbumPage {
     play.disabled = !tracks.some((t) => !t.missing);
     play.addEventListener('click', () => this.play());
     const playable = tracks.filter((t) => !t.missing).map((t) => t.id);
-    const next = h('button', { type: 'button', class: 'album-queue', 'aria-label': 'Play album next', title: 'Play the album after the current track' }, 'Play next');
-    const end = h('button', { type: 'button', class: 'album-queue', 'aria-label': 'Add album to queue', title: 'Add the album to the end of the queue' }, 'Add to queue');
+    const next = h('button', { type: 'button', class: 'album-queue', title: 'Play the album after the current track' }, 'Play next');
+    const end = h('button', { type: 'button', class: 'album-queue', title: 'Add the album to the end of the queue' }, 'Add to queue');
     next.disabled = end.disabled = playable.length === 0 || !this.queue;
     next.addEventListener('click', () => this.queue?.enqueue(playable, 'next'));
     end.addEventListener('click', () => this.queue?.enqueue(playable, 'end'));
