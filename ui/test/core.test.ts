@@ -246,17 +246,34 @@ describe('the page as the core output', () => {
   });
 
   it('loads what the core changes to (autoplay when playing, at start_at_s), stops on null', async () => {
-    const core = new FakeCore(state({ tracks: ['a', 'b'], index: 0, status: 'playing' }));
+    const core = new FakeCore(state({ tracks: ['a', 'b'], index: 0, status: 'paused' }));
     const p = new FakePlayer();
     const f = new CoreFollower(core, p);
     f.start();
     await settle();
-    expect(p.calls).toEqual(['load a play @0']);
+    expect(p.calls).toEqual(['load a paused @0']);
+    core.emit({ type: 'status_changed', status: 'playing' });
+    expect(p.calls.at(-1)).toBe('play');
     core.emit({ type: 'track_changed', track: 'b', index: 1, start_at_s: 7 });
     await settle();
     expect(p.calls.at(-1)).toBe('load b play @7');
     core.emit({ type: 'track_changed', track: null, index: null, start_at_s: 0 });
     expect(p.calls.at(-1)).toBe('pause');
+    f.stop();
+  });
+
+  it('a page that opens while the core plays loads paused and asks the core to pause', async () => {
+    const core = new FakeCore(state({ tracks: ['a'], index: 0, status: 'playing', position_s: 20 }));
+    const p = new FakePlayer();
+    const f = new CoreFollower(core, p);
+    f.start();
+    await settle();
+    expect(p.calls).toEqual(['load a paused @20']);
+    expect(core.sent).toContainEqual({ type: 'pause' });
+    // The user plays: the core's status_changed is followed again.
+    core.emit({ type: 'status_changed', status: 'paused' });
+    core.emit({ type: 'status_changed', status: 'playing' });
+    expect(p.calls.at(-1)).toBe('play');
     f.stop();
   });
 
@@ -273,11 +290,12 @@ describe('the page as the core output', () => {
   it('reports the end, a failure and the position of the current track', async () => {
     vi.useFakeTimers();
     try {
-      const core = new FakeCore(state({ tracks: ['a', 'b'], index: 0, status: 'playing' }));
+      const core = new FakeCore(state({ tracks: ['a', 'b'], index: 0, status: 'paused' }));
       const p = new FakePlayer();
       const f = new CoreFollower(core, p);
       f.start();
       await vi.advanceTimersByTimeAsync(0);
+      core.emit({ type: 'status_changed', status: 'playing' });
       p.currentTime = 5.5;
       await vi.advanceTimersByTimeAsync(1000);
       expect(core.sent).toContainEqual({ type: 'position', position_s: 5.5 });

@@ -28,6 +28,12 @@ export class CoreFollower {
   private timer: ReturnType<typeof setInterval> | null = null;
   private wasPlaying = false;
   private lastReported = -1;
+  /**
+   * The page just opened while the core says "playing" (another page played, or this one
+   * was reloaded): nothing plays by itself (a browser would refuse anyway without a
+   * gesture); the core is asked to pause, and its status counts as paused until it answers.
+   */
+  private holdPaused = false;
 
   constructor(
     readonly core: Core,
@@ -55,7 +61,12 @@ export class CoreFollower {
 
   /** Follow the core's current state now (after connecting) and report the position every second. */
   start(): void {
-    this.onState(this.core.state());
+    const s = this.core.state();
+    if (s.status === 'playing' && currentTrack(s) !== null) {
+      this.holdPaused = true;
+      void this.core.send({ type: 'pause' });
+    }
+    this.onState(s);
     if (this.timer === null) this.timer = setInterval(() => this.report(false), POSITION_EVERY_MS);
   }
 
@@ -66,6 +77,7 @@ export class CoreFollower {
 
   /** The user started `id` (a click): load it now, before the core answers. */
   playNow(id: string): Promise<void> {
+    this.holdPaused = false;
     this.tracks.optimistic(id);
     return this.load(id, true, 0);
   }
@@ -81,12 +93,18 @@ export class CoreFollower {
     return t === null ? null : String(t.id);
   }
 
+  /** The core's status as the output follows it. */
+  private status(s: PlayerState): PlayerState['status'] {
+    return this.holdPaused && s.status === 'playing' ? 'paused' : s.status;
+  }
+
   private onEvent(e: Event): void {
     const s = this.core.state();
+    if (e.type === 'status_changed') this.holdPaused = false;
     switch (e.type) {
       case 'track_changed': {
         const d = this.tracks.trackChanged(e.track);
-        if (d === 'load' && e.track !== null) void this.load(e.track, s.status === 'playing', e.start_at_s);
+        if (d === 'load' && e.track !== null) void this.load(e.track, this.status(s) === 'playing', e.start_at_s);
         else if (d === 'stop') this.player.pause();
         // Its status_changed usually follows (play_now from stopped): never pause here.
         else this.sync(true);
@@ -107,11 +125,11 @@ export class CoreFollower {
   private onState(s: PlayerState): void {
     const id = currentTrack(s);
     const d = this.tracks.stateArrived(id);
-    if (d === 'load' && id !== null) void this.load(id, s.status === 'playing', s.position_s);
+    if (d === 'load' && id !== null) void this.load(id, this.status(s) === 'playing', s.position_s);
     else if (d === 'stop') this.player.pause();
     else {
       // Same track (a reconnect): catch up with a seek made meanwhile.
-      if (id !== null && this.playingId() === id && this.loading === 0 && Math.abs(this.player.currentTime - s.position_s) > 3 && s.status !== 'playing') {
+      if (id !== null && this.playingId() === id && this.loading === 0 && Math.abs(this.player.currentTime - s.position_s) > 3 && this.status(s) !== 'playing') {
         this.player.seek(s.position_s);
       }
       this.sync();
@@ -144,7 +162,7 @@ export class CoreFollower {
     if (this.loading > 0 || this.awaitingCore) return;
     const id = currentTrack(s);
     if (id === null || this.playingId() !== id) return;
-    if (s.status === 'playing') {
+    if (this.status(s) === 'playing') {
       if (this.player.audio.paused && !this.player.audio.ended) void this.player.play();
     } else if (!playOnly && !this.player.audio.paused) {
       this.player.pause();
