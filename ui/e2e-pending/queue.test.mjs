@@ -157,6 +157,37 @@ describe('queue', () => {
     await page.close();
   });
 
+  test('queue edits: the row menu adds, the panel reorders and removes, N moves on', { timeout: 90_000 }, async () => {
+    const { page, consoleErrors } = await open();
+    await page.waitForFunction((n) => document.querySelectorAll('#track-list tr[data-id]').length === n, TRACKS.length);
+    const list = await rows(page);
+    await page.locator('#track-list tr[data-id] .track-title').first().click();
+    await waitTitle(page, list[0].title);
+    await page.waitForFunction(() => window.__sonance.core.state().tracks.length === 3, null, { timeout: 10_000 });
+    // The row menu: "Add to queue" appends the third track once more.
+    await page.locator('#track-list tr[data-id]').nth(2).click({ button: 'right' });
+    await page.getByRole('menuitem', { name: 'Add to queue' }).click();
+    await page.waitForFunction(() => window.__sonance.core.state().tracks.length === 4, null, { timeout: 5_000 });
+    assert.equal((await coreState(page)).tracks[3], list[2].id);
+    // The panel: drag the last row to the top, then remove it.
+    await page.locator('#queue-toggle').click();
+    await page.waitForFunction(() => document.querySelectorAll('#queue li[data-index]').length === 4, null, { timeout: 5_000 });
+    await page.locator('#queue li[data-index="3"]').dragTo(page.locator('#queue li[data-index="0"]'), { targetPosition: { x: 10, y: 2 } });
+    await page.waitForFunction((id) => window.__sonance.core.state().tracks[0] === id, list[2].id, { timeout: 5_000 });
+    let s = await coreState(page);
+    assert.deepEqual(s.tracks, [list[2].id, list[0].id, list[1].id, list[2].id]);
+    assert.equal(s.index, 1, 'the current track keeps playing');
+    await page.locator('#queue li[data-index="0"] .queue-remove').click();
+    await page.waitForFunction(() => window.__sonance.core.state().tracks.length === 3, null, { timeout: 5_000 });
+    assert.equal((await coreState(page)).index, 0);
+    // N: the next track.
+    await page.locator('body').press('n');
+    await waitTitle(page, list[1].title);
+    assert.equal(await page.locator('#queue li[aria-current=true]').getAttribute('data-id'), list[1].id);
+    assert.deepEqual(consoleErrors, []);
+    await page.close();
+  });
+
   test('the queue and the current track survive a restart', { timeout: 120_000 }, async () => {
     let { page } = await open();
     await page.waitForFunction((n) => document.querySelectorAll('#track-list tr[data-id]').length === n, TRACKS.length);
