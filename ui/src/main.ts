@@ -14,7 +14,7 @@ import { Library } from './library/views';
 import { SeekBar } from './ui/seekBar';
 import { connectCore, forgetStoredSettings, storedSettings, type Core } from './core/client';
 import { CoreFollower } from './core/follow';
-import { currentTrack, keyAction, MAX_TRACKS, nextRepeat, playNowCommand, repeatLabel, unit, type Command, type Event as CoreEvent, type PlayerState as CoreState } from './core/model';
+import { currentTrack, keyAction, MAX_TRACKS, nextRepeat, playNowCommand, repeatLabel, seekCommand, unit, type Command, type Event as CoreEvent, type PlayerState as CoreState } from './core/model';
 import { QueuePanel, type TrackLabel } from './ui/queuePanel';
 import { showMenu } from './ui/trackMenu';
 
@@ -166,9 +166,9 @@ function start(): void {
 
   function seekTo(t: number): void {
     if (!player.track) return;
-    const target = Math.max(0, Math.min(t, player.duration || t));
-    if (coreOwnsPlayer()) send({ type: 'seek', position_s: target });
-    else player.seek(target);
+    const cmd = seekCommand(t, player.duration);
+    if (coreOwnsPlayer()) send(cmd);
+    else player.seek(cmd.position_s);
   }
 
   let clicks = 0;
@@ -190,7 +190,14 @@ function start(): void {
     void fl.playNow(String(t.id));
     renderTrack();
     // Missing files cannot play: they stay out of the queue (the clicked one stays in).
-    const all = await source.collect((x) => ({ id: String(x.id), missing: !!x.missing }));
+    let all: { id: string; missing: boolean }[];
+    try {
+      all = await source.collect((x) => ({ id: String(x.id), missing: !!x.missing }));
+    } catch (e) {
+      // The list could not be read whole: the clicked track alone.
+      if (token === clicks) showMessage(`The list could not be queued: ${messageOf(e)}`);
+      all = [];
+    }
     if (token !== clicks) return;
     let at = all[index]?.id === String(t.id) ? index : all.findIndex((x) => x.id === String(t.id));
     if (at < 0) {

@@ -117,7 +117,7 @@ export function repeatLabel(mode: RepeatMode): string {
 }
 
 /** Seek by `delta` seconds from `t`, within [0, duration]. */
-export function seekCommand(t: number, duration: number): Command {
+export function seekCommand(t: number, duration: number): Extract<Command, { type: 'seek' }> {
   const d = duration > 0 ? duration : Infinity;
   return { type: 'seek', position_s: Math.max(0, Math.min(d, Number.isFinite(t) ? t : 0)) };
 }
