@@ -12,6 +12,9 @@
  * Every transport but the scheme streams chunk bodies as they are made.
  */
 
+import type { Command } from './generated/player/Command';
+import type { PlayerState as CoreState } from './generated/player/PlayerState';
+
 export interface Preset {
   name: string;
   description: string;
@@ -240,6 +243,21 @@ export class Bridge {
 
   async removeFolder(id: LibraryId, signal?: AbortSignal): Promise<void> {
     await this.request(`api/library/folders/${encodeURIComponent(String(id))}`, undefined, signal, { method: 'DELETE' });
+  }
+
+  /** The player core's state (`GET /api/player`); 404: a server without a core. */
+  playerState(signal?: AbortSignal): Promise<CoreState> {
+    return this.json<CoreState>('api/player', undefined, signal);
+  }
+
+  /** One command to the player core (`POST /api/player`, 202); its effects come back as events. */
+  async sendCommand(cmd: Command, signal?: AbortSignal): Promise<void> {
+    await this.request('api/player', undefined, signal, { method: 'POST', body: JSON.stringify(cmd) });
+  }
+
+  /** The player core's event stream (Server-Sent Events: `state` first, then one `Event` per message). */
+  eventsUrl(): string {
+    return this.url('api/events');
   }
 
   track(id: TrackId, signal?: AbortSignal): Promise<TrackDetail> {

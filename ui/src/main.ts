@@ -9,9 +9,14 @@ import { AudioOutput } from './output';
 import { messageOf, Player, type PlayerState } from './player';
 import { $ } from './ui/dom';
 import { NowCover } from './library/covers';
-import { PlayQueue, type TrackSource } from './library/queue';
+import type { TrackSource } from './library/queue';
 import { Library } from './library/views';
 import { SeekBar } from './ui/seekBar';
+import { connectCore, forgetStoredSettings, storedSettings, type Core } from './core/client';
+import { CoreFollower } from './core/follow';
+import { currentTrack, keyAction, MAX_TRACKS, nextRepeat, playNowCommand, repeatLabel, seekCommand, unit, type Command, type Event as CoreEvent, type PlayerState as CoreState } from './core/model';
+import { QueuePanel, type TrackLabel } from './ui/queuePanel';
+import { showMenu } from './ui/trackMenu';
 
 declare global {
   interface Window {
@@ -33,36 +38,23 @@ declare global {
       /** The A/B switch (its second deck): the desktop's native path disables it. */
       ab: AbSwitch;
       abState(): AbState;
+      /** The player core the page follows (the host's, or the page's own stand-in on an older server). */
+      core?: { state(): CoreState; send(cmd: Command): Promise<void>; readonly remote: boolean };
     };
   }
 }
 
-const STORE_PRESET = 'sonance.preset';
-const STORE_INTENSITY = 'sonance.intensity';
-const STORE_VOLUME = 'sonance.volume';
 const VOLUME_STEP = 5;
-
-function stored(key: string): string | null {
-  try {
-    return localStorage.getItem(key);
-  } catch {
-    return null;
-  }
-}
-
-function store(key: string, value: string): void {
-  try {
-    localStorage.setItem(key, value);
-  } catch {
-    /* private mode */
-  }
-}
+/** How much of a view a click hands the core. */
+const QUEUE_CAP = MAX_TRACKS;
 
 function start(): void {
   const audio = $('audio') as HTMLAudioElement;
   const bridge = new Bridge();
   const output = new AudioOutput(audio);
   const player = new Player(audio, bridge, output);
+  // The media session sends commands to the core (below), not to the player.
+  player.mediaSession = false;
   // The A/B original plays on a second, silent deck, so a flip is a cross-fade (ab.ts).
   const ab = new AbSwitch(player, output, () => {
     const el = document.createElement('audio');
@@ -89,6 +81,10 @@ function start(): void {
   window.__sonance = exposed;
 
   const playBtn = $('play') as HTMLButtonElement;
+  const prevBtn = $('prev') as HTMLButtonElement;
+  const nextBtn = $('next') as HTMLButtonElement;
+  const shuffleBtn = $('shuffle') as HTMLButtonElement;
+  const repeatBtn = $('repeat') as HTMLButtonElement;
   const alertEl = $('alert');
   const nowTitle = $('now-title');
   const nowSub = $('now-sub');
@@ -103,53 +99,118 @@ function start(): void {
   const descriptions = new Map<string, string>();
   /** A/B on: `original-matched` plays while the selector keeps the chosen preset. */
   let abOn = false;
-
-  let autoAdvanced = false;
   let preview: number | null = null;
+  /** A failed track's message stays while the core skips to the next one (until the track after). */
+  let sticky: string | null = null;
+  let stickyLeft = 0;
 
-  // A track the desktop shell started directly goes on through the songs view.
-  const queue: PlayQueue = new PlayQueue(() => library.songs.source);
   const nowCover = new NowCover($('now-cover') as HTMLImageElement, bridge, 96);
-  /** What the list said about the track that plays (cover, …), when it was started from a list. */
-  let currentMeta: Track | null = null;
+  /** What the page knows about tracks (a list row, a detail), by id: the now-playing area, the queue panel. */
+  const known = new Map<string, Track>();
+  const remember = (t: Track) => known.set(String(t.id), t);
+
+  // ---- the core: the host's, or the page's own stand-in (404: no core there)
+  const coreReady: Promise<Core> = connectCore(bridge, {
+    findInView: () => library.ids().then((ids) => ids.map(String)),
+  });
+  let core: Core | null = null;
+  let follower: CoreFollower | null = null;
+  /** Resolves once the page follows the core (settings taken in); set below. */
+  let ready: Promise<CoreFollower> = new Promise(() => {});
+  const withCore = (f: (c: Core) => void | Promise<void>) => void ready.then((fl) => f(fl.core));
+  const send = (cmd: Command) => withCore((c) => c.send(cmd));
 
   const library = new Library(bridge, {
-    play: (source, index) => {
-      autoAdvanced = false;
-      void playFrom(source, index);
-    },
+    play: (source, index) => void startFrom(source, index),
     message: (text) => showMessage(text),
+    queue: {
+      enqueue: (ids, how) => enqueue(ids, how),
+      menu: (ids, x, y, from) =>
+        showMenu(
+          x,
+          y,
+          [
+            { label: 'Play next', run: () => enqueue(ids, 'next') },
+            { label: 'Add to queue', run: () => enqueue(ids, 'end') },
+          ],
+          from,
+        ),
+    },
   });
   exposed.library = library;
   exposed.viewIds = () => library.ids();
+
+  function enqueue(ids: TrackId[], how: 'next' | 'end'): void {
+    const tracks = ids.map(String);
+    if (tracks.length === 0) return;
+    send(how === 'next' ? { type: 'play_next', tracks } : { type: 'append', tracks });
+  }
+
+  /** Whether what the player holds is the core's current track (not one the desktop shell loaded directly, nor a click on its way). */
+  function coreOwnsPlayer(): boolean {
+    if (!core || !follower || follower.awaitingCore || !player.track) return false;
+    return currentTrack(core.state()) === String(player.track.id);
+  }
 
   const seekBar = new SeekBar(
     seekInput,
     $('processed'),
     $('buffered'),
     $('played'),
-    (t) => player.seek(t),
+    (t) => seekTo(t),
     (t) => {
       preview = t;
       renderTime();
     },
   );
 
-  let currentId: TrackId | null = null;
-
-  async function playTrack(t: Track): Promise<void> {
-    currentId = t.id;
-    currentMeta = t;
-    library.setCurrent(t.id);
-    await player.load(t.id, { autoplay: true });
+  function seekTo(t: number): void {
+    if (!player.track) return;
+    const cmd = seekCommand(t, player.duration);
+    if (coreOwnsPlayer()) send(cmd);
+    else player.seek(cmd.position_s);
   }
 
-  /** Play `index` of `source` (a view's list, an album); what follows comes from it. */
-  async function playFrom(source: TrackSource, index: number): Promise<void> {
+  let clicks = 0;
+  /**
+   * Play `index` of `source` (a view's list, an album): the track starts loading at once,
+   * then the core gets the list (`play_now`) and decides what follows.
+   */
+  async function startFrom(source: TrackSource, index: number): Promise<void> {
+    const token = ++clicks;
     const t = source.get(index) ?? (await source.at(index));
-    if (!t) return;
-    queue.start(source, index);
-    await playTrack(t);
+    if (!t || token !== clicks) return;
+    remember(t);
+    sticky = null;
+    stickyLeft = 0;
+    library.setCurrent(t.id);
+    const fl = await ready;
+    const c = fl.core;
+    if (token !== clicks) return;
+    void fl.playNow(String(t.id));
+    renderTrack();
+    // Missing files cannot play: they stay out of the queue (the clicked one stays in).
+    let all: { id: string; missing: boolean }[];
+    try {
+      all = await source.collect((x) => ({ id: String(x.id), missing: !!x.missing }));
+    } catch (e) {
+      // The list could not be read whole: the clicked track alone.
+      if (token === clicks) showMessage(`The list could not be queued: ${messageOf(e)}`);
+      all = [];
+    }
+    if (token !== clicks) return;
+    let at = all[index]?.id === String(t.id) ? index : all.findIndex((x) => x.id === String(t.id));
+    if (at < 0) {
+      all.splice(0, all.length, { id: String(t.id), missing: false });
+      at = 0;
+    }
+    const ids: string[] = [];
+    let i0 = 0;
+    all.forEach((x, i) => {
+      if (i === at) i0 = ids.length;
+      if (!x.missing || i === at) ids.push(x.id);
+    });
+    await c.send(playNowCommand(ids, i0, QUEUE_CAP));
   }
 
   // ---- rendering
@@ -163,6 +224,18 @@ function start(): void {
     playBtn.classList.toggle('is-playing', playing);
   }
 
+  function renderModes(): void {
+    const s = core?.state();
+    shuffleBtn.setAttribute('aria-pressed', String(!!s?.shuffle));
+    const mode = s?.repeat ?? 'off';
+    repeatBtn.setAttribute('aria-label', repeatLabel(mode));
+    repeatBtn.title = `${repeatLabel(mode)} (click: ${repeatLabel(nextRepeat(mode)).toLowerCase()})`;
+    repeatBtn.dataset.mode = mode;
+    repeatBtn.setAttribute('aria-pressed', String(mode !== 'off'));
+    const queued = (s?.tracks.length ?? 0) > 0;
+    prevBtn.disabled = nextBtn.disabled = !queued;
+  }
+
   function renderTime(): void {
     const t = preview ?? player.currentTime;
     elapsed.textContent = formatTime(t);
@@ -171,20 +244,41 @@ function start(): void {
   }
 
   let intensityTimer: ReturnType<typeof setTimeout> | null = null;
+  let detailFor: string | null = null;
+
+  /** The id the now-playing area shows: what the player loads or holds. */
+  function shownId(): string | null {
+    const loaded = follower?.tracks.loaded ?? null;
+    if (loaded !== null) return loaded;
+    return player.track ? String(player.track.id) : null;
+  }
 
   function renderTrack(): void {
-    const t = player.track;
-    nowTitle.textContent = t ? t.title : 'Nothing playing';
-    nowSub.textContent = t ? [t.artist, t.album].filter(Boolean).join(' — ') : '';
-    let meta = t && currentMeta && String(currentMeta.id) === String(t.id) ? currentMeta : null;
-    if (t && !meta) {
-      // Started by the desktop shell: what the songs view knows about it, if it is at hand.
+    const id = shownId();
+    const detail = player.track && String(player.track.id) === id ? player.track : null;
+    if (detail) remember({ ...known.get(String(detail.id)), ...detail });
+    let meta: Track | null = id === null ? null : (known.get(id) ?? null);
+    if (id !== null && !meta) {
+      // What the songs view knows about it, if it is at hand; else ask for its detail.
       const src = library.songs.source;
-      meta = src.get(src.findLoaded((x) => String(x.id) === String(t.id))) ?? null;
-      if (meta) currentMeta = meta;
+      meta = src.get(src.findLoaded((x) => String(x.id) === id)) ?? null;
+      if (meta) remember(meta);
+      else if (detailFor !== id) {
+        detailFor = id;
+        void bridge
+          .track(id)
+          .then((d) => {
+            remember(d);
+            renderTrack();
+          })
+          .catch(() => {});
+      }
     }
-    nowCover.show(t ? t.id : null, meta?.has_cover);
-    seekBar.setDuration(t?.duration_s ?? 0);
+    nowTitle.textContent = meta ? meta.title || 'Untitled' : id !== null ? 'Loading…' : 'Nothing playing';
+    nowSub.textContent = meta ? [meta.artist, meta.album].filter(Boolean).join(' — ') : '';
+    nowCover.show(id, meta?.has_cover);
+    setMediaMetadata(id, meta);
+    seekBar.setDuration(player.track?.duration_s ?? 0);
     if (!abOn && presetSel.value !== player.preset && [...presetSel.options].some((o) => o.value === player.preset)) {
       presetSel.value = player.preset;
     }
@@ -192,6 +286,46 @@ function start(): void {
     // Never overwrite a change the user made that is still waiting for its debounce.
     if (intensity.value !== iv && document.activeElement !== intensity && intensityTimer === null) {
       intensity.value = iv;
+    }
+  }
+
+  let mediaFor: string | null = null;
+  function setMediaMetadata(id: string | null, meta: Track | null): void {
+    const ms = (navigator as Navigator & { mediaSession?: MediaSession }).mediaSession;
+    const key = id === null ? null : `${id}|${meta?.title ?? ''}`;
+    if (!ms || typeof MediaMetadata === 'undefined' || key === mediaFor) return;
+    mediaFor = key;
+    try {
+      ms.metadata =
+        id === null || !meta
+          ? null
+          : new MediaMetadata({
+              title: meta.title,
+              artist: meta.artist ?? '',
+              album: meta.album ?? '',
+              artwork: meta.has_cover ? [{ src: bridge.coverUrl(id, 512), sizes: '512x512', type: 'image/jpeg' }] : [],
+            });
+    } catch {
+      /* not supported here */
+    }
+  }
+
+  function setupMediaSession(): void {
+    const ms = (navigator as Navigator & { mediaSession?: MediaSession }).mediaSession;
+    if (!ms) return;
+    const handlers: [MediaSessionAction, MediaSessionActionHandler][] = [
+      ['play', () => (coreOwnsPlayer() || !player.track ? send({ type: 'play' }) : void player.play())],
+      ['pause', () => (coreOwnsPlayer() ? send({ type: 'pause' }) : player.pause())],
+      ['nexttrack', () => send({ type: 'next' })],
+      ['previoustrack', () => send({ type: 'previous' })],
+      ['seekto', (d) => d.seekTime !== undefined && seekTo(d.seekTime)],
+    ];
+    for (const [action, f] of handlers) {
+      try {
+        ms.setActionHandler(action, f);
+      } catch {
+        /* this action is not supported here */
+      }
     }
   }
 
@@ -209,7 +343,7 @@ function start(): void {
   }
 
   function showMessage(msg: string | null): void {
-    alertEl.textContent = msg ?? '';
+    alertEl.textContent = msg ?? sticky ?? '';
   }
 
   player.addEventListener('change', () => {
@@ -219,50 +353,98 @@ function start(): void {
   });
   player.addEventListener('time', renderTime);
   player.addEventListener('message', (e) => showMessage((e as CustomEvent<string | null>).detail));
-  player.addEventListener('failure', () => {
-    library.setCurrent(currentId, true);
-    if (autoAdvanced) {
-      // Continuous play: skip the track that failed, keep the message visible.
-      const msg = player.error;
-      const failed = currentId;
-      void queue.next(failed).then((next) => {
-        if (!next || String(currentId) !== String(failed)) return;
-        void playTrack(next).then(() => {
-          if (!player.error) showMessage(msg);
-        });
-      });
-    }
+  player.addEventListener('failure', (e) => {
+    const id = shownId();
+    library.setCurrent(id, true);
+    sticky = (e as CustomEvent<string>).detail || player.error;
+    stickyLeft = 1;
   });
-  player.addEventListener('ended', () => {
-    const ended = player.track?.id ?? null;
-    if (ended === null) return;
-    void queue.next(ended).then((next) => {
-      // Nothing else started meanwhile.
-      if (next && player.track && String(player.track.id) === String(ended)) {
-        autoAdvanced = true;
-        void playTrack(next);
-      }
-    });
+  // The player fell back to another rendering (a preset the server refused): the core keeps what plays.
+  player.addEventListener('notice', () => {
+    if (!core || player.preset.includes(':')) return;
+    const s = core.state();
+    if (s.preset !== player.preset) void core.send({ type: 'set_preset', preset: player.preset });
+    if (Math.abs(s.intensity - player.intensity) > 0.005) void core.send({ type: 'set_intensity', intensity: player.intensity });
   });
   setInterval(renderTime, 250);
 
   // ---- controls
   playBtn.addEventListener('click', () => {
-    if (!player.track) {
-      const first = library.firstSource();
-      autoAdvanced = false;
-      void playFrom(first.source, first.index);
+    const c = core;
+    if (c && player.track && !coreOwnsPlayer() && !follower?.awaitingCore) {
+      // Loaded by someone else (the desktop shell): play or pause it as it is.
+      player.toggle();
       return;
     }
-    player.toggle();
+    if (!c || c.state().tracks.length === 0) {
+      if (c && player.track) {
+        player.toggle();
+        return;
+      }
+      const first = library.firstSource();
+      void startFrom(first.source, first.index);
+      return;
+    }
+    void c.send({ type: 'toggle_play' });
+  });
+  prevBtn.addEventListener('click', () => send({ type: 'previous' }));
+  nextBtn.addEventListener('click', () => send({ type: 'next' }));
+  shuffleBtn.addEventListener('click', () => withCore((c) => c.send({ type: 'set_shuffle', on: !c.state().shuffle })));
+  repeatBtn.addEventListener('click', () => withCore((c) => c.send({ type: 'set_repeat', mode: nextRepeat(c.state().repeat) })));
+
+  const queuePanel = new QueuePanel($('queue'), $('queue-toggle') as HTMLButtonElement, {
+    send: (cmd) => send(cmd),
+    label: (id, ready) => trackLabel(id, ready),
   });
 
+  // Labels for the queue panel: from what the page has seen, else the track's detail (a few at a time).
+  const labelWaiting = new Map<string, (() => void)[]>();
+  let labelFetches = 0;
+  function trackLabel(id: string, ready: () => void): TrackLabel | null {
+    const t = known.get(id);
+    if (t) return t;
+    const src = library.songs.source;
+    const found = src.get(src.findLoaded((x) => String(x.id) === id));
+    if (found) {
+      remember(found);
+      return found;
+    }
+    const waiting = labelWaiting.get(id);
+    if (waiting) waiting.push(ready);
+    else {
+      labelWaiting.set(id, [ready]);
+      pumpLabels();
+    }
+    return null;
+  }
+  function pumpLabels(): void {
+    while (labelFetches < 4) {
+      const next = [...labelWaiting.keys()].find((k) => !inFlight.has(k));
+      if (next === undefined) return;
+      inFlight.add(next);
+      labelFetches++;
+      void bridge
+        .track(next)
+        .then((d) => remember(d))
+        .catch(() => remember({ id: next, title: next, artist: null, album: null, duration_s: null }))
+        .finally(() => {
+          labelFetches--;
+          inFlight.delete(next);
+          const fs = labelWaiting.get(next) ?? [];
+          labelWaiting.delete(next);
+          for (const f of fs) f();
+          pumpLabels();
+        });
+    }
+  }
+  const inFlight = new Set<string>();
+
   presetSel.addEventListener('change', () => {
-    store(STORE_PRESET, presetSel.value);
     abOn = false;
     ab.set(false, presetSel.value);
     player.setPreset(presetSel.value);
     renderPreset();
+    send({ type: 'set_preset', preset: presetSel.value });
   });
 
   abBtn.addEventListener('click', () => setAb(!abOn));
@@ -272,45 +454,57 @@ function start(): void {
   intensity.addEventListener('change', () => {
     if (intensityTimer !== null) clearTimeout(intensityTimer);
     // The value the user chose, read now: a re-render may reset the slider before the timer.
-    const x = Number(intensity.value) / 100;
+    const x = unit(Number(intensity.value));
     intensityTimer = setTimeout(() => {
       intensityTimer = null;
-      store(STORE_INTENSITY, String(x));
       player.setIntensity(x);
+      send({ type: 'set_intensity', intensity: x });
     }, 150);
   });
 
   function stepVolume(delta: number): void {
     volume.value = String(Math.max(0, Math.min(100, Number(volume.value) + delta)));
     volume.dispatchEvent(new Event('input', { bubbles: true }));
+    volume.dispatchEvent(new Event('change', { bubbles: true }));
   }
 
-  volume.addEventListener('input', () => {
-    const v = Number(volume.value) / 100;
+  function applyVolume(v: number): void {
     output.setVolume(v);
     ab.setVolume(v);
-    store(STORE_VOLUME, String(v));
-  });
+  }
+
+  volume.addEventListener('input', () => applyVolume(unit(Number(volume.value))));
+  // The core hears the volume where the slider stops (not at every step of a drag).
+  volume.addEventListener('change', () => send({ type: 'set_volume', volume: unit(Number(volume.value)) }));
 
   document.addEventListener('keydown', (e) => {
-    if (e.defaultPrevented || e.ctrlKey || e.metaKey || e.altKey) return;
+    if (e.defaultPrevented) return;
     const t = e.target as HTMLElement | null;
     const tag = t?.tagName;
-    if (tag === 'SELECT' || tag === 'TEXTAREA' || (tag === 'INPUT' && (t as HTMLInputElement).type !== 'range')) return;
+    const typing = tag === 'SELECT' || tag === 'TEXTAREA' || !!t?.isContentEditable || (tag === 'INPUT' && (t as HTMLInputElement).type !== 'range');
     const otherSlider = tag === 'INPUT' && t !== seekInput;
-    if (e.key === ' ' || e.code === 'Space') {
-      e.preventDefault();
-      if (!e.repeat) playBtn.click();
-    } else if ((e.key === 'ArrowLeft' || e.key === 'ArrowRight') && !otherSlider) {
-      if (!player.track) return;
-      e.preventDefault();
-      player.seek(player.currentTime + (e.key === 'ArrowLeft' ? -5 : 5));
-    } else if ((e.key === 'ArrowUp' || e.key === 'ArrowDown') && !otherSlider) {
-      e.preventDefault();
-      stepVolume(e.key === 'ArrowUp' ? VOLUME_STEP : -VOLUME_STEP);
-    } else if ((e.key === 'b' || e.key === 'B') && !e.repeat) {
-      e.preventDefault();
-      abBtn.click();
+    const action = keyAction(e, typing ? 'typing' : otherSlider ? 'otherSlider' : null);
+    if (action === null) return;
+    e.preventDefault();
+    switch (action) {
+      case 'toggle':
+        if (!e.repeat) playBtn.click();
+        break;
+      case 'next':
+      case 'previous':
+        if (!e.repeat || e.ctrlKey) send({ type: action });
+        break;
+      case 'back':
+      case 'forward':
+        seekTo(player.currentTime + (action === 'back' ? -5 : 5));
+        break;
+      case 'volumeUp':
+      case 'volumeDown':
+        stepVolume(action === 'volumeUp' ? VOLUME_STEP : -VOLUME_STEP);
+        break;
+      case 'ab':
+        if (!e.repeat) abBtn.click();
+        break;
     }
   });
   // Buttons activate on Space keyup: the keydown handler already toggled.
@@ -321,32 +515,121 @@ function start(): void {
     }
   });
 
-  // ---- restore settings
-  const vol = Number(stored(STORE_VOLUME) ?? '1');
-  if (Number.isFinite(vol)) {
-    volume.value = String(Math.round(vol * 100));
-    output.setVolume(vol);
+  // ---- settings: the core's (volume, preset, intensity)
+  let presetNames: string[] | null = null;
+  /** Take the core's settings into the controls and the player. */
+  function applySettings(s: CoreState, fromConnect: boolean): void {
+    const v = Math.max(0, Math.min(1, s.volume));
+    volume.value = String(Math.round(v * 100));
+    applyVolume(v);
+    const x = Math.max(0, Math.min(1, s.intensity));
+    if (Math.abs(player.intensity - x) > 0.005 && intensityTimer === null) {
+      player.setIntensity(x);
+      intensity.value = String(Math.round(x * 100));
+    }
+    if (presetNames === null) return;
+    if (presetNames.includes(s.preset)) {
+      if (presetSel.value !== s.preset || (!abOn && player.preset !== s.preset)) {
+        presetSel.value = s.preset;
+        if (abOn) {
+          abOn = false;
+          ab.set(false, s.preset);
+        }
+        if (player.track) player.setPreset(s.preset);
+        else player.preset = s.preset;
+        renderPreset();
+      }
+    } else if (fromConnect) {
+      // A preset this server does not have (a fresh core says "default"): the page's choice.
+      const choice = presetNames.includes('adaptive') ? 'adaptive' : (presetNames[0] ?? 'bypass');
+      presetSel.value = choice;
+      if (player.track) player.setPreset(choice);
+      else player.preset = choice;
+      renderPreset();
+      if (core) void core.send({ type: 'set_preset', preset: choice });
+    }
   }
-  const inten = Number(stored(STORE_INTENSITY) ?? '1');
-  if (Number.isFinite(inten)) player.intensity = Math.max(0, Math.min(1, inten));
-  intensity.value = String(Math.round(player.intensity * 100));
 
   // ---- load library
-  void loadPresets(bridge, player, presetSel)
+  const presetsReady = loadPresets(bridge, player, presetSel)
     .then((presets) => {
       for (const p of presets) descriptions.set(p.name, p.description);
     })
-    .finally(renderPreset)
+    .finally(() => {
+      presetNames = player.knownPresets;
+      renderPreset();
+    })
     .catch((e) => showMessage(`Presets could not be loaded: ${messageOf(e)}`));
   const loadTracks = (): Promise<void> =>
     library
       .reload()
-      .then(() => library.setCurrent(currentId, !!player.error))
+      .then(() => library.setCurrent(shownId(), !!player.error))
       .catch((e) => showMessage(`The library could not be loaded: ${messageOf(e)}`));
   exposed.reloadTracks = loadTracks;
   void library.start();
 
+  // ---- follow the core
+  ready = coreReady.then(async (c) => {
+    core = c;
+    exposed.core = { state: () => c.state(), send: (cmd) => c.send(cmd), remote: c.remote };
+    if (c.remote) {
+      // Settings the page kept before the core did: handed over once.
+      const old = storedSettings();
+      if (old.volume !== null) void c.send({ type: 'set_volume', volume: old.volume });
+      if (old.intensity !== null) void c.send({ type: 'set_intensity', intensity: old.intensity });
+      if (old.preset !== null) void c.send({ type: 'set_preset', preset: old.preset });
+      forgetStoredSettings();
+      // Play with them from the first chunk (their events come back shortly).
+      const s = c.state();
+      const local = { ...s, volume: old.volume ?? s.volume, intensity: old.intensity ?? s.intensity, preset: old.preset ?? s.preset };
+      applySettings(local, false);
+      await presetsReady;
+      applySettings(local, true);
+    } else {
+      await presetsReady;
+      applySettings(c.state(), true);
+    }
+    const f = new CoreFollower(c, player);
+    follower = f;
+    c.addEventListener('event', (ev) => onCoreEvent((ev as CustomEvent<CoreEvent>).detail));
+    c.addEventListener('state', (ev) => {
+      applySettings((ev as CustomEvent<CoreState>).detail, false);
+      onCoreChange();
+    });
+    f.start();
+    setupMediaSession();
+    onCoreChange();
+    return f;
+  });
+
+  function onCoreEvent(e: CoreEvent): void {
+    if (!core) return;
+    if (e.type === 'settings_changed') applySettings(core.state(), false);
+    else if (e.type === 'error') {
+      // A failed track: the player's own message says it better (it stays while the next plays).
+      if (e.kind === 'track_failed') {
+        if (sticky) showMessage(null);
+      } else showMessage(e.message);
+      // A refused play_now: stop waiting for its track_changed.
+      if (e.kind === 'queue_full' || e.kind === 'nothing_to_play') follower?.tracks.forget();
+    } else if (e.type === 'track_changed') {
+      if (stickyLeft > 0) stickyLeft--;
+      else sticky = null;
+    }
+    onCoreChange();
+  }
+
+  function onCoreChange(): void {
+    if (!core) return;
+    queuePanel.update(core.state());
+    renderModes();
+    renderTrack();
+    const id = shownId();
+    library.setCurrent(id, !!player.error && player.track === null);
+  }
+
   renderButton();
+  renderModes();
   renderTrack();
   renderTime();
 }
@@ -370,12 +653,6 @@ async function loadPresets(bridge: Bridge, player: Player, select: HTMLSelectEle
     }),
   );
   player.knownPresets = presets.map((p) => p.name);
-  const saved = stored(STORE_PRESET);
-  const names = player.knownPresets;
-  const choice = saved && names.includes(saved) ? saved : names.includes('adaptive') ? 'adaptive' : (names[0] ?? 'bypass');
-  select.value = choice;
-  if (!player.track) player.preset = choice;
-  else player.setPreset(choice);
   return presets;
 }
 

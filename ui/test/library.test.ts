@@ -2,7 +2,7 @@ import { describe, expect, it, vi } from 'vitest';
 import type { Page, Track } from '../src/bridge';
 import { albumSummary, groupDigits, scanFraction, scanText, unplayableReason } from '../src/library/format';
 import { PageCache } from '../src/library/pages';
-import { arraySource, PlayQueue } from '../src/library/queue';
+import { arraySource } from '../src/library/queue';
 import { isSearchShortcut, LatestSearch, type Timers } from '../src/library/search';
 import { sortOrder, toggleSort } from '../src/library/sort';
 import { pagesFor, rowWindow, scrollToRow } from '../src/library/virtualList';
@@ -253,34 +253,19 @@ describe('sorting', () => {
   });
 });
 
-describe('play queue', () => {
+describe('track sources', () => {
   const tr = (id: number, extra: Partial<Track> = {}): Track => ({ id, title: `t${id}`, artist: null, album: null, duration_s: 10, ...extra });
-  it('goes on through the list it was started from, skipping missing files, and stops at its end', async () => {
-    const q = new PlayQueue();
-    q.start(arraySource([tr(1), tr(2), tr(3, { missing: true }), tr(4)]), 1);
-    expect((await q.next(2))?.id).toBe(4);
-    expect(await q.next(4)).toBeUndefined();
+  it('an array source hands over its ids in order', async () => {
+    const src = arraySource([tr(1), tr(2), tr(3, { missing: true })]);
+    expect(await src.collect((t) => t.id)).toEqual([1, 2, 3]);
+    expect(src.findLoaded((t) => t.id === 2)).toBe(1);
   });
-  it('finds the playing track when something else started it', async () => {
-    const q = new PlayQueue();
-    q.start(arraySource([tr(1), tr(2), tr(3)]), 0);
-    expect((await q.next(2))?.id).toBe(3);
-    expect(await q.next(99)).toBeUndefined();
-  });
-  it('goes on through the fallback list when a track was started from none (the desktop shell)', async () => {
-    const list = arraySource([tr(1), tr(2), tr(3)]);
-    const q = new PlayQueue(() => list);
-    expect((await q.next(2))?.id).toBe(3);
-    expect(await q.next(3)).toBeUndefined();
-    expect(await new PlayQueue().next(2)).toBeUndefined();
-  });
-  it('reads on through a paged list', async () => {
+  it('a paged list collects every page in order', async () => {
     const items = Array.from({ length: 300 }, (_, i) => tr(i));
     const c = new PageCache<Track>(async (o, l) => ({ items: items.slice(o, o + l), total: 300, whole: false }), { pageSize: 100 });
-    await c.ensure(0, 100);
-    const q = new PlayQueue();
-    q.start(c, 99);
-    expect((await q.next(99))?.id).toBe(100);
+    const ids = await c.collect((t) => t.id);
+    expect(ids).toHaveLength(300);
+    expect(ids[299]).toBe(299);
   });
 });
 

@@ -10,6 +10,12 @@ import { coverElement } from './covers';
 import { albumSummary, unplayableReason } from './format';
 import { arraySource, type TrackSource } from './queue';
 
+export interface QueueActions {
+  enqueue(ids: TrackId[], how: 'next' | 'end'): void;
+  /** The queue menu for these tracks, at (x, y); `from` gets the focus back. */
+  menu(ids: TrackId[], x: number, y: number, from: HTMLElement): void;
+}
+
 export class AlbumPage {
   private epoch = 0;
   private controller: AbortController | null = null;
@@ -24,6 +30,8 @@ export class AlbumPage {
     private readonly onPlay: (source: TrackSource, index: number) => void,
     private readonly onBack: () => void,
     private readonly onError: (e: unknown) => void,
+    /** Queue actions: the album after the current track or at the end; a row's menu. */
+    private readonly queue?: QueueActions,
   ) {}
 
   get id(): LibraryId | null {
@@ -83,6 +91,12 @@ export class AlbumPage {
     const play = h('button', { type: 'button', class: 'play-album', 'aria-label': 'Play album' }, h('span', { class: 'icon', 'aria-hidden': 'true' }), 'Play');
     play.disabled = !tracks.some((t) => !t.missing);
     play.addEventListener('click', () => this.play());
+    const playable = tracks.filter((t) => !t.missing).map((t) => t.id);
+    const next = h('button', { type: 'button', class: 'album-queue', title: 'Play the album after the current track' }, 'Play next');
+    const end = h('button', { type: 'button', class: 'album-queue', title: 'Add the album to the end of the queue' }, 'Add to queue');
+    next.disabled = end.disabled = playable.length === 0 || !this.queue;
+    next.addEventListener('click', () => this.queue?.enqueue(playable, 'next'));
+    end.addEventListener('click', () => this.queue?.enqueue(playable, 'end'));
     const header = h(
       'div',
       { class: 'album-header' },
@@ -94,7 +108,7 @@ export class AlbumPage {
         h('h2', { class: 'album-name' }, album.title || 'Unknown album'),
         h('div', { class: 'album-artist' }, album.album_artist ?? ''),
         h('div', { class: 'dim' }, [album.year ? String(album.year) : null, albumSummary(count, total)].filter(Boolean).join(' · ')),
-        play,
+        h('div', { class: 'album-actions' }, play, next, end),
       ),
     );
     const discs = new Set(tracks.map((t) => t.disc_no ?? 1)).size > 1;
@@ -123,6 +137,13 @@ export class AlbumPage {
       h('td', { class: 'dim' }, t.artist ?? ''),
       h('td', { class: 'col-time dim' }, t.duration_s && t.duration_s > 0 ? formatTime(t.duration_s) : '–'),
     );
+    row.addEventListener('contextmenu', (e) => {
+      if (!this.queue) return;
+      e.preventDefault();
+      const r = button.getBoundingClientRect();
+      const keyboard = e.clientX === 0 && e.clientY === 0;
+      this.queue.menu([t.id], keyboard ? r.left : e.clientX, keyboard ? r.bottom : e.clientY, button);
+    });
     if (t.missing) {
       row.classList.add('missing');
       row.title = reason ?? '';

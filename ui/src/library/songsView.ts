@@ -55,6 +55,8 @@ export class SongsView {
     private readonly onPlay: (source: TrackSource, index: number) => void,
     private readonly onStatus: (s: SongsStatus) => void,
     private readonly onError: (e: unknown) => void,
+    /** A row's context menu (right click, Menu key): queue actions for its track. */
+    private readonly onMenu?: (track: Track, x: number, y: number, from: HTMLElement) => void,
   ) {
     this.cache = this.makeCache('', null);
     this.search = new LatestSearch(
@@ -257,6 +259,13 @@ export class SongsView {
       row.classList.add('unplayable');
     }
     row.addEventListener('dblclick', () => this.onPlay(cache, i));
+    row.addEventListener('contextmenu', (e) => {
+      if (!this.onMenu) return;
+      e.preventDefault();
+      const r = button.getBoundingClientRect();
+      const keyboard = e.clientX === 0 && e.clientY === 0;
+      this.onMenu(t, keyboard ? r.left : e.clientX, keyboard ? r.bottom : e.clientY, button);
+    });
     this.markRow(row);
     return row;
   }

@@ -6,7 +6,7 @@
 import type { Bridge, LibraryId, TrackId } from '../bridge';
 import { $ } from '../ui/dom';
 import { AlbumGrid } from './albumGrid';
-import { AlbumPage } from './albumPage';
+import { AlbumPage, type QueueActions } from './albumPage';
 import { ArtistPage, ArtistsView } from './artistsView';
 import { FoldersView } from './foldersView';
 import { groupDigits, plural } from './format';
@@ -22,6 +22,8 @@ export interface LibraryHooks {
   play(source: TrackSource, index: number): void;
   /** Say something in the page's alert (null: clear). */
   message(text: string | null): void;
+  /** Queue actions (the player core's `play_next` / `append`) and the track menu. */
+  queue?: QueueActions;
   /** The songs list was (re)loaded. */
   loaded?(status: SongsStatus): void;
 }
@@ -67,12 +69,13 @@ export class Library {
       (source, index) => hooks.play(source, index),
       (s) => this.songsLoaded(s),
       err,
+      hooks.queue ? (t, x, y, from) => hooks.queue!.menu([t.id], x, y, from) : undefined,
     );
     this.albums = new AlbumGrid(this.sections.albums, $('album-grid'), bridge, (id) => void this.openAlbum(id, 'albums'), err, (total, q) => {
       $('albums-none').hidden = total > 0;
       $('albums-none').textContent = q ? `No album matches “${q}”.` : 'No albums yet.';
     });
-    this.album = new AlbumPage(this.sections.album, bridge, (source, index) => hooks.play(source, index), () => this.back(), err);
+    this.album = new AlbumPage(this.sections.album, bridge, (source, index) => hooks.play(source, index), () => this.back(), err, hooks.queue);
     this.artists = new ArtistsView(this.sections.artists, bridge, (name) => void this.openArtist(name), err);
     this.artist = new ArtistPage(this.sections.artist, bridge, (id) => void this.openAlbum(id, 'artist'), () => this.show('artists'), err);
     // The path field only inside the desktop shell (a browser page has no business typing server paths).

@@ -1,0 +1,183 @@
+/**
+ * The page as an output of the core: the MSE player loads, plays, pauses and seeks
+ * as the core says, and reports back what it does (position, end of track, failure).
+ * A track the user clicks starts loading at once (optimistic); the core's
+ * `track_changed` for it does not load it again (TrackFollower).
+ */
+import type { Core } from './client';
+import { currentTrack, TrackFollower, type Event, type PlayerState } from './model';
+
+/** What the follower needs of the MSE player (player.ts), so it can be tested without MSE. */
+export interface OutputPlayer extends EventTarget {
+  track: { id: string | number } | null;
+  readonly currentTime: number;
+  readonly error: string | null;
+  readonly audio: { paused: boolean; ended: boolean };
+  load(id: string, opts?: { autoplay?: boolean; position?: number }): Promise<void>;
+  play(): Promise<void>;
+  pause(): void;
+  seek(t: number): void;
+}
+
+export const POSITION_EVERY_MS = 1000;
+
+export class CoreFollower {
+  readonly tracks = new TrackFollower();
+  private loading = 0;
+  private pendingSeek: number | null = null;
+  private timer: ReturnType<typeof setInterval> | null = null;
+  private wasPlaying = false;
+  private lastReported = -1;
+  /**
+   * The page just opened while the core says "playing" (another page played, or this one
+   * was reloaded): nothing plays by itself (a browser would refuse anyway without a
+   * gesture); the core is asked to pause, and its status counts as paused until it answers.
+   */
+  private holdPaused = false;
+
+  constructor(
+    readonly core: Core,
+    readonly player: OutputPlayer,
+  ) {
+    core.addEventListener('event', (e) => this.onEvent((e as CustomEvent<Event>).detail));
+    core.addEventListener('state', (e) => this.onState((e as CustomEvent<PlayerState>).detail));
+    player.addEventListener('ended', () => {
+      const id = this.playingId();
+      if (id !== null) void core.send({ type: 'track_ended', track: id });
+    });
+    player.addEventListener('failure', (e) => {
+      const id = this.playingId() ?? this.tracks.loaded;
+      if (id === null) return;
+      const message = (e as CustomEvent<string>).detail || player.error || 'Playback of this track failed.';
+      void core.send({ type: 'track_failed', track: id, message });
+    });
+    player.addEventListener('change', () => {
+      // Paused (by the core, the OS, the end): say where.
+      const playing = !player.audio.paused;
+      if (this.wasPlaying && !playing) this.report(true);
+      this.wasPlaying = playing;
+    });
+  }
+
+  /** Follow the core's current state now (after connecting) and report the position every second. */
+  start(): void {
+    const s = this.core.state();
+    if (s.status === 'playing' && currentTrack(s) !== null) {
+      this.holdPaused = true;
+      void this.core.send({ type: 'pause' });
+    }
+    this.onState(s);
+    if (this.timer === null) this.timer = setInterval(() => this.report(false), POSITION_EVERY_MS);
+  }
+
+  stop(): void {
+    if (this.timer !== null) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  /** The user started `id` (a click): load it now, before the core answers. */
+  playNow(id: string): Promise<void> {
+    this.holdPaused = false;
+    this.tracks.optimistic(id);
+    return this.load(id, true, 0);
+  }
+
+  /** A click is on its way to the core (its answer has not come back). */
+  get awaitingCore(): boolean {
+    return this.tracks.expecting !== null;
+  }
+
+  /** The id of what the player has loaded, when it is the core's current track. */
+  private playingId(): string | null {
+    const t = this.player.track;
+    return t === null ? null : String(t.id);
+  }
+
+  /** The core's status as the output follows it. */
+  private status(s: PlayerState): PlayerState['status'] {
+    return this.holdPaused && s.status === 'playing' ? 'paused' : s.status;
+  }
+
+  private onEvent(e: Event): void {
+    const s = this.core.state();
+    if (e.type === 'status_changed') this.holdPaused = false;
+    switch (e.type) {
+      case 'track_changed': {
+        const d = this.tracks.trackChanged(e.track);
+        if (d === 'load' && e.track !== null) void this.load(e.track, this.status(s) === 'playing', e.start_at_s);
+        else if (d === 'stop') this.player.pause();
+        // Its status_changed usually follows (play_now from stopped): never pause here.
+        else this.sync(true);
+        break;
+      }
+      case 'status_changed':
+        this.sync();
+        break;
+      case 'seeked':
+        if (this.loading > 0 || this.playingId() !== currentTrack(s)) this.pendingSeek = e.position_s;
+        else if (Math.abs(this.player.currentTime - e.position_s) > 0.01 || this.player.audio.ended) this.player.seek(e.position_s);
+        break;
+      default:
+        break;
+    }
+  }
+
+  private onState(s: PlayerState): void {
+    const id = currentTrack(s);
+    const d = this.tracks.stateArrived(id);
+    if (d === 'load' && id !== null) void this.load(id, this.status(s) === 'playing', s.position_s);
+    else if (d === 'stop') this.player.pause();
+    else {
+      // Same track (a reconnect): catch up with a seek made meanwhile.
+      if (id !== null && this.playingId() === id && this.loading === 0 && Math.abs(this.player.currentTime - s.position_s) > 3 && this.status(s) !== 'playing') {
+        this.player.seek(s.position_s);
+      }
+      this.sync();
+    }
+  }
+
+  private async load(id: string, autoplay: boolean, position: number): Promise<void> {
+    this.loading++;
+    this.pendingSeek = null;
+    try {
+      await this.player.load(id, { autoplay, position });
+    } finally {
+      this.loading--;
+    }
+    if (this.loading > 0 || this.tracks.loaded !== id) return;
+    if (this.pendingSeek !== null) {
+      const t = this.pendingSeek;
+      this.pendingSeek = null;
+      this.player.seek(t);
+    }
+    this.sync();
+  }
+
+  /**
+   * Play or pause as the core says, once the player holds the core's current track.
+   * `playOnly`: only start playing (the status may be about to change).
+   */
+  sync(playOnly = false): void {
+    const s = this.core.state();
+    if (this.loading > 0 || this.awaitingCore) return;
+    const id = currentTrack(s);
+    if (id === null || this.playingId() !== id) return;
+    if (this.status(s) === 'playing') {
+      if (this.player.audio.paused && !this.player.audio.ended) void this.player.play();
+    } else if (!playOnly && !this.player.audio.paused) {
+      this.player.pause();
+    }
+  }
+
+  /** Tell the core where playback is: every second while playing, and once on pause. */
+  private report(force: boolean): void {
+    const s = this.core.state();
+    const id = this.playingId();
+    if (id === null || id !== currentTrack(s) || this.loading > 0) return;
+    if (!force && this.player.audio.paused) return;
+    const t = Math.round(this.player.currentTime * 1000) / 1000;
+    if (!Number.isFinite(t) || t < 0 || (t === this.lastReported && !force)) return;
+    this.lastReported = t;
+    void this.core.send({ type: 'position', position_s: t });
+  }
+}
