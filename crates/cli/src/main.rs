@@ -1,8 +1,9 @@
 //! `sonance`: the engine from a terminal. Each subcommand is a thin translator over
-//! `sonance_engine::Engine`; output meant for other tools is JSON on stdout.
+//! `sonance_engine::Engine` or the library; output meant for other tools is JSON on stdout.
 
 mod bench;
 mod render;
+mod scan;
 mod serve;
 
 use std::io::Write;
@@ -58,6 +59,8 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Serve files or folders to a browser: the player UI and the stream API on loopback.
     Serve(serve::ServeArgs),
+    /// Add folders to the music library and scan them (prints what changed as JSON).
+    Scan(scan::ScanArgs),
     /// List the presets.
     Presets {
         /// Print JSON.
@@ -86,6 +89,7 @@ fn main() -> ExitCode {
         Command::Analyze { input } => render::analyze(&input),
         Command::Bench(args) => bench::run(&args),
         Command::Serve(args) => serve::run(&args),
+        Command::Scan(args) => scan::run(&args),
         Command::Presets { json } => presets(json),
     };
     match result {

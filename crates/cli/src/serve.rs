@@ -9,7 +9,7 @@ use sonance_cache::{CacheConfig, DiskConfig};
 use sonance_engine::{Engine, EngineConfig};
 use sonance_player::{ActorConfig, PlayerHandle};
 use sonance_stream::server::Server;
-use sonance_stream::{Access, Catalog, Library, PlayerHost, StreamApi};
+use sonance_stream::{Access, Catalog, PlayerHost, StreamApi};
 
 #[derive(clap::Args)]
 pub struct ServeArgs {
@@ -67,15 +67,8 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
             anyhow::bail!("{} does not exist", p.display());
         }
     }
-    let db = match &args.library_db {
-        Some(p) => p.clone(),
-        None => Library::default_db_path()
-            .context("this system has no data folder; pass --library-db")?,
-    };
-    let library = Arc::new(
-        Library::open(&db)
-            .with_context(|| format!("cannot open the music library {}", db.display()))?,
-    );
+    let library = Arc::new(crate::scan::open_library(args.library_db.as_ref())?);
+    let db = library.db_path().to_path_buf();
     let catalog = Arc::new(Catalog::new(engine, library));
     // Files are read now; folders join the library and are scanned while the server runs.
     let (folders, files): (Vec<PathBuf>, Vec<PathBuf>) =

@@ -383,3 +383,44 @@ fn analyze_bench_and_presets_print_json() {
         ]
     );
 }
+
+#[test]
+fn scan_adds_a_folder_and_a_rescan_reads_only_what_changed() {
+    let d = dir("scan");
+    let music = d.join("music");
+    std::fs::create_dir_all(&music).unwrap();
+    for (i, title) in ["Alpha", "Beta"].iter().enumerate() {
+        let f = music.join(format!("{i}.flac"));
+        ffmpeg(&[
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=d=1",
+            "-metadata",
+            &format!("title={title}"),
+            f.to_str().unwrap(),
+        ]);
+    }
+    std::fs::write(music.join("broken.mp3"), b"not audio at all").unwrap();
+    let db = d.join("library.sqlite3");
+    let scan = |folders: &[&Path]| {
+        let mut cmd = sonance();
+        cmd.arg("scan").arg("--library-db").arg(&db).args(folders);
+        let o = run(&mut cmd);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let json: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        (json, stderr(&o))
+    };
+    let (first, err) = scan(&[&music]);
+    // The broken file is listed too (with why it cannot play), not skipped.
+    assert_eq!(first["added"], 3, "{first}");
+    assert!(!err.contains("panicked"), "{err}");
+    // Nothing changed: nothing is read again (the folder is remembered).
+    let (second, _) = scan(&[]);
+    assert_eq!(second["added"], 0, "{second}");
+    assert_eq!(second["unchanged"], 3, "{second}");
+    std::fs::remove_file(music.join("1.flac")).unwrap();
+    let (third, _) = scan(&[]);
+    assert_eq!(third["missing"], 1, "{third}");
+    assert_eq!(third["unchanged"], 2, "{third}");
+}
