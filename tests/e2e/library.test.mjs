@@ -104,4 +104,46 @@ describe('library', () => {
     assert.deepEqual(consoleErrors, []);
     await page.close();
   });
+
+  test('the watched folder: a new file appears, a deleted one turns missing, and playing it says why while the queue goes on', { timeout: 90_000 }, async () => {
+    const music = join(dir, 'music');
+    const count = async () => Number((await fetch(new URL('api/tracks?limit=1', server.url))).headers.get('X-Total-Count'));
+    const before = await count();
+    // Added while the server runs: no rescan asked for.
+    await ffmpeg(['-f', 'lavfi', '-i', 'sine=frequency=770:duration=6:sample_rate=48000', '-ac', '2', '-metadata', 'title=Late Arrival', '-metadata', 'artist=Newcomer', join(music, 'late.flac')]);
+    const t0 = Date.now();
+    while ((await count()) !== before + 1) {
+      assert.ok(Date.now() - t0 < 5_000, 'the new file was not listed within 5 s');
+      await sleep(100);
+    }
+    console.log(`a file added to a watched folder was listed after ${Date.now() - t0} ms`);
+    const all = await (await fetch(new URL('api/tracks', server.url))).json();
+    const late = all.find((t) => t.title === 'Late Arrival');
+    const coltrane = all.find((t) => t.title === 'Blue Train');
+    assert.ok(late && coltrane);
+
+    // Deleted: kept in the library, marked missing.
+    await rm(join(music, 'train/1.flac'));
+    const t1 = Date.now();
+    for (;;) {
+      const t = await (await fetch(new URL(`api/tracks/${coltrane.id}`, server.url))).json().catch(() => ({}));
+      const listed = (await (await fetch(new URL('api/tracks', server.url))).json()).find((x) => x.id === coltrane.id);
+      if (listed?.missing === true) break;
+      assert.ok(Date.now() - t1 < 5_000, `the deleted file did not turn missing within 5 s: ${JSON.stringify(t)}`);
+      await sleep(100);
+    }
+    console.log(`a deleted file turned missing after ${Date.now() - t1} ms`);
+
+    // The page greys it out with the reason, and a queue through it skips it with a message.
+    const { page } = await openApp(browser.context, server.url);
+    const row = page.locator(`#track-list tr[data-id="${coltrane.id}"]`);
+    await row.waitFor({ timeout: 10_000 });
+    assert.match(await row.getAttribute('class'), /missing/);
+    await page.evaluate((ids) => window.__sonance.core.send({ type: 'play_now', tracks: ids, index: 0 }), [coltrane.id, late.id]);
+    await page.waitForFunction(() => document.getElementById('now-title').textContent === 'Late Arrival' && window.__sonance.audio.currentTime > 0.3, null, { timeout: 30_000 });
+    const alert = await page.locator('#alert').textContent();
+    assert.match(alert, /missing|cannot read|not found/i, `the skipped track was not explained: ${alert}`);
+    await page.close();
+  });
 });
+
