@@ -19,14 +19,8 @@ use symphonia::core::units::{TimeBase, Timestamp};
 use crate::downmix::Downmix;
 use crate::error::{Error, Result};
 
-/// Highest source sample rate accepted (protects memory and time).
-pub const MAX_SAMPLE_RATE: u32 = 768_000;
-/// Most channels accepted.
-pub const MAX_CHANNELS: usize = 64;
-/// Longest track accepted, in seconds (two days).
-pub const MAX_DURATION_S: u64 = 48 * 3600;
-/// Consecutive undecodable packets after which a file counts as damaged.
-const MAX_CONSECUTIVE_ERRORS: u32 = 64;
+use crate::limits::{self, MAX_CONSECUTIVE_ERRORS, MAX_PACKETS_WITHOUT_AUDIO};
+pub use crate::limits::{MAX_CHANNELS, MAX_DURATION_S, MAX_SAMPLE_RATE, MIN_SAMPLE_RATE};
 /// Most silent frames inserted for one timestamp gap (one second at the source rate is
 /// normal for a damaged file; more means nonsense timestamps).
 const MAX_GAP_SECONDS: u64 = 10;
@@ -60,6 +54,8 @@ struct Probed {
     codec: String,
     channels: usize,
     declared_frames: Option<u64>,
+    /// Size of the file in bytes (bounds what it can plausibly hold).
+    file_len: u64,
     title: Option<String>,
     artist: Option<String>,
     album: Option<String>,
@@ -90,42 +86,47 @@ pub struct SourceReader {
 }
 
 impl SourceReader {
-    /// Open `path`, probe it, and read its [`SourceInfo`].
+    /// Open `path`, probe it, check it against the [`limits`], and read its [`SourceInfo`].
+    ///
+    /// The length comes from the container when it is plausible (present, within what the
+    /// file's size can hold, within [`MAX_DURATION_S`]); otherwise it is measured here, once:
+    /// by a scan of packet durations for FLAC (no decoding), else by one decode pass.
+    /// Later renders take the [`SourceInfo`] and never measure again
+    /// ([`SourceReader::reopen`]).
     pub fn open(path: &Path) -> Result<(Self, SourceInfo)> {
         let (mut reader, probed) = Self::build(path)?;
         let rate = reader.rate;
-        if rate == 0 || rate > MAX_SAMPLE_RATE {
-            return Err(Error::Limit {
-                path: path.to_path_buf(),
-                reason: format!("sample rate {rate} Hz is outside 1…{MAX_SAMPLE_RATE} Hz"),
-            });
-        }
-        if probed.channels == 0 || probed.channels > MAX_CHANNELS {
-            return Err(Error::Limit {
-                path: path.to_path_buf(),
-                reason: format!("{} channels (at most {MAX_CHANNELS})", probed.channels),
-            });
-        }
-        let frames = match probed.declared_frames {
-            Some(n) if n > 0 => n,
-            _ => {
-                let n = reader.count_frames()?;
-                reader = Self::build(path)?.0;
-                n
-            }
-        };
+        limits::check_rate(path, rate)?;
+        limits::check_channels(path, probed.channels)?;
+        let pcm = probed.codec.starts_with("pcm");
+        let frames =
+            match limits::trust_declared(probed.declared_frames, probed.file_len, pcm, rate) {
+                Some(n) => n,
+                None => {
+                    // FLAC frame headers give exact block sizes; a PCM packet's duration is
+                    // what the header promised, not what a truncated file holds.
+                    let exact_packets = probed.codec == "flac";
+                    let scanned = if exact_packets {
+                        reader.scan_packets()
+                    } else {
+                        0
+                    };
+                    let n = if scanned > 0 {
+                        scanned
+                    } else {
+                        if exact_packets {
+                            reader = Self::build(path)?.0;
+                        }
+                        reader.count_frames()?
+                    };
+                    reader = Self::build(path)?.0;
+                    n
+                }
+            };
         if frames == 0 {
             return Err(Error::unsupported(path, "it contains no audio"));
         }
-        if frames / u64::from(rate) > MAX_DURATION_S {
-            return Err(Error::Limit {
-                path: path.to_path_buf(),
-                reason: format!(
-                    "it claims to last {} hours",
-                    frames / u64::from(rate) / 3600
-                ),
-            });
-        }
+        limits::check_duration(path, frames, rate)?;
         let info = SourceInfo {
             sample_rate: rate,
             channels: probed.channels,
@@ -136,6 +137,19 @@ impl SourceReader {
             album: probed.album,
         };
         Ok((reader, info))
+    }
+
+    /// Open `path` again for a render, trusting the [`SourceInfo`] that
+    /// [`SourceReader::open`] made: no length measurement, whatever the container says.
+    pub fn reopen(path: &Path, info: &SourceInfo) -> Result<Self> {
+        let (reader, probed) = Self::build(path)?;
+        if reader.rate != info.sample_rate || probed.channels != info.channels {
+            return Err(Error::Corrupt {
+                path: path.to_path_buf(),
+                reason: "it changed since it was opened".into(),
+            });
+        }
+        Ok(reader)
     }
 
     /// Probe `path` and make a reader positioned at frame 0.
@@ -181,6 +195,7 @@ impl SourceReader {
             codec: decoder.codec_info().short_name.to_string(),
             channels: params.channels.as_ref().map(|c| c.count()).unwrap_or(2),
             declared_frames,
+            file_len: len,
             title,
             artist,
             album,
@@ -350,9 +365,18 @@ impl SourceReader {
     /// Decode the next packet into `pending`. Returns false at the end of the stream.
     fn fill(&mut self) -> Result<bool> {
         let mut errors = 0;
+        // Packets read without a frame to deliver: bounded, so a reader that loops ends.
+        let mut idle: u32 = 0;
         loop {
             if self.ended {
                 return Ok(false);
+            }
+            idle += 1;
+            if idle > MAX_PACKETS_WITHOUT_AUDIO {
+                return Err(Error::Corrupt {
+                    path: self.path.clone(),
+                    reason: format!("{MAX_PACKETS_WITHOUT_AUDIO} packets in a row gave no audio"),
+                });
             }
             let packet = match self.format.next_packet() {
                 Ok(Some(p)) => p,
@@ -385,15 +409,11 @@ impl SourceReader {
                     }
                     let channels = buf.spec().channels().count();
                     if channels != self.downmix.inputs() {
-                        if channels == 0 || channels > MAX_CHANNELS {
-                            return Err(Error::Corrupt {
-                                path: self.path.clone(),
-                                reason: format!("a packet has {channels} channels"),
-                            });
-                        }
+                        limits::check_channels(&self.path, channels)?;
                         self.downmix = Downmix::for_channels(buf.spec().channels());
                     }
                     buf.copy_to_vec_interleaved(&mut self.scratch);
+                    limits::sanitize(&mut self.scratch);
                     self.pending.clear();
                     self.pending_off = 0;
                     self.downmix.apply(&self.scratch, &mut self.pending);
@@ -477,8 +497,10 @@ impl SourceReader {
         self.ts_to_frame(Timestamp::from(dur.min(i64::MAX as u64) as i64))
     }
 
-    /// Walk all packets to learn the length of a file whose container does not say it.
+    /// Decode all packets to learn the length of a file whose container does not say it
+    /// (stops past [`MAX_DURATION_S`], which the caller then refuses).
     fn count_frames(&mut self) -> Result<u64> {
+        let cap = MAX_DURATION_S.saturating_add(1) * u64::from(self.rate);
         let mut total: u64 = 0;
         let mut buf = vec![0.0f32; 2 * 8192];
         loop {
@@ -487,11 +509,34 @@ impl SourceReader {
                 break;
             }
             total += n as u64;
-            if total / u64::from(self.rate) > MAX_DURATION_S {
+            if total > cap {
                 break;
             }
         }
         Ok(total)
+    }
+
+    /// Sum the durations of the track's packets without decoding them: exact for FLAC
+    /// (each frame header gives its block size). 0 when the scan learns nothing.
+    /// Stops at a read error (the damaged tail is not counted), past [`MAX_DURATION_S`], or
+    /// after [`MAX_PACKETS_WITHOUT_AUDIO`] packets in a row that add nothing.
+    fn scan_packets(&mut self) -> u64 {
+        let cap = MAX_DURATION_S.saturating_add(1) * u64::from(self.rate);
+        let mut total: u64 = 0;
+        let mut idle: u32 = 0;
+        while let Ok(Some(packet)) = self.format.next_packet() {
+            let frames = if packet.track_id == self.track_id {
+                self.dur_to_frames(packet.dur.get()).max(0) as u64
+            } else {
+                0
+            };
+            total = total.saturating_add(frames);
+            idle = if frames == 0 { idle + 1 } else { 0 };
+            if total > cap || idle > MAX_PACKETS_WITHOUT_AUDIO {
+                break;
+            }
+        }
+        total
     }
 }
 
@@ -510,6 +555,10 @@ fn probe_error(path: &Path, e: SymError) -> Error {
         SymError::Unsupported(what) => {
             Error::unsupported(path, format!("its codec is not supported ({what})"))
         }
+        SymError::DecodeError(what) => Error::Corrupt {
+            path: path.to_path_buf(),
+            reason: format!("its header is damaged or not audio ({what})"),
+        },
         SymError::LimitError(what) => Error::Limit {
             path: path.to_path_buf(),
             reason: what.to_string(),

@@ -1,0 +1,170 @@
+//! Caps that protect memory and time against hostile or broken input.
+//!
+//! Everything a file says about itself (sample rate, channel count, length) drives work and
+//! allocations further down: the resampler's FFT size follows the rate, the chunk grid follows
+//! the length. A value outside what real audio uses is refused with [`Error::Limit`] naming
+//! the file and the reason; a length the file cannot plausibly hold is not trusted at all and
+//! measured instead ([`crate::decode::SourceReader::open`]).
+
+use std::path::Path;
+
+use crate::error::{Error, Result};
+
+/// Lowest source sample rate accepted, Hz (telephone audio; below it the resampler to
+/// 48 kHz would be enormous: 1 Hz asks for a 56-million-point FFT).
+pub const MIN_SAMPLE_RATE: u32 = 8_000;
+/// Highest source sample rate accepted, Hz (DXD ×2).
+pub const MAX_SAMPLE_RATE: u32 = 768_000;
+/// Most channels accepted (everything is downmixed to stereo).
+pub const MAX_CHANNELS: usize = 32;
+/// Longest track accepted, in seconds (two days).
+pub const MAX_DURATION_S: u64 = 48 * 3600;
+/// Consecutive undecodable packets after which a file counts as damaged.
+pub const MAX_CONSECUTIVE_ERRORS: u32 = 64;
+/// Consecutive packets that yield no audio (other tracks, empty packets, packets dropped as
+/// overlap) after which the reader counts as stuck. Generous: a video track interleaved
+/// with a silent-ended audio track may run a long way; a reader that loops never ends.
+pub const MAX_PACKETS_WITHOUT_AUDIO: u32 = 1 << 20;
+/// Most frames one byte of a compressed file can plausibly stand for. FLAC's constant
+/// subframes reach about 6 000 frames per byte on digital silence; nothing real comes close
+/// to this, and it keeps a 60-byte file from claiming days.
+pub const MAX_FRAMES_PER_BYTE: u64 = 8192;
+/// Largest sample magnitude passed on from a float source (+18 dBFS). Float files may go
+/// over full scale a little; beyond this they are broken, and NaN or infinity would poison
+/// every filter after them.
+pub const MAX_SAMPLE_MAGNITUDE: f32 = 8.0;
+
+/// The source rate must be one the engine can resample.
+pub fn check_rate(path: &Path, rate: u32) -> Result<()> {
+    if (MIN_SAMPLE_RATE..=MAX_SAMPLE_RATE).contains(&rate) {
+        Ok(())
+    } else {
+        Err(Error::Limit {
+            path: path.to_path_buf(),
+            reason: format!(
+                "its sample rate of {rate} Hz is outside {MIN_SAMPLE_RATE}…{MAX_SAMPLE_RATE} Hz"
+            ),
+        })
+    }
+}
+
+/// The channel count must be 1…[`MAX_CHANNELS`].
+pub fn check_channels(path: &Path, channels: usize) -> Result<()> {
+    if (1..=MAX_CHANNELS).contains(&channels) {
+        Ok(())
+    } else {
+        Err(Error::Limit {
+            path: path.to_path_buf(),
+            reason: format!("it has {channels} channels (1…{MAX_CHANNELS} are accepted)"),
+        })
+    }
+}
+
+/// The track must not last longer than [`MAX_DURATION_S`].
+pub fn check_duration(path: &Path, frames: u64, rate: u32) -> Result<()> {
+    let seconds = frames / u64::from(rate.max(1));
+    if seconds > MAX_DURATION_S {
+        return Err(Error::Limit {
+            path: path.to_path_buf(),
+            reason: format!(
+                "it lasts {} hours (at most {} are accepted)",
+                seconds / 3600,
+                MAX_DURATION_S / 3600
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// The most frames a file of `file_len` bytes can hold: one byte per frame at least for PCM
+/// (8-bit mono), [`MAX_FRAMES_PER_BYTE`] for compressed codecs.
+pub fn plausible_frames(file_len: u64, pcm: bool) -> u64 {
+    if pcm {
+        file_len
+    } else {
+        file_len.saturating_mul(MAX_FRAMES_PER_BYTE)
+    }
+}
+
+/// Whether a length declared by the container can be trusted: present, non-zero, within
+/// what the file can hold and within [`MAX_DURATION_S`].
+pub fn trust_declared(declared: Option<u64>, file_len: u64, pcm: bool, rate: u32) -> Option<u64> {
+    declared.filter(|&n| {
+        n > 0
+            && n <= plausible_frames(file_len, pcm)
+            && n / u64::from(rate.max(1)) <= MAX_DURATION_S
+    })
+}
+
+/// Replace NaN and infinities by silence and clamp absurd magnitudes, in place. Returns
+/// whether anything was changed. The check is one branch-free compare per sample (NaN fails
+/// it), so clean audio pays a single vectorised pass.
+pub fn sanitize(samples: &mut [f32]) -> bool {
+    let clean = samples
+        .iter()
+        .fold(true, |ok, s| ok & (s.abs() <= MAX_SAMPLE_MAGNITUDE));
+    if clean {
+        return false;
+    }
+    for s in samples.iter_mut() {
+        *s = if s.is_finite() {
+            s.clamp(-MAX_SAMPLE_MAGNITUDE, MAX_SAMPLE_MAGNITUDE)
+        } else {
+            0.0
+        };
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sanitize_replaces_nan_and_inf_and_clamps() {
+        let mut s = [
+            0.5,
+            f32::NAN,
+            f32::INFINITY,
+            -f32::INFINITY,
+            1e30,
+            -1e30,
+            -0.25,
+        ];
+        assert!(sanitize(&mut s));
+        assert_eq!(s, [0.5, 0.0, 0.0, 0.0, 8.0, -8.0, -0.25]);
+        let mut clean = [0.0, 1.5, -8.0];
+        assert!(!sanitize(&mut clean));
+    }
+
+    #[test]
+    fn declared_lengths_beyond_the_file_are_not_trusted() {
+        // A 60-byte WAV cannot hold 2^32 frames; a 10 MB FLAC can hold 10 minutes.
+        assert_eq!(trust_declared(Some(1 << 32), 60, true, 8000), None);
+        assert_eq!(trust_declared(Some(0), 60, true, 8000), None);
+        assert_eq!(trust_declared(None, 60, true, 8000), None);
+        assert_eq!(
+            trust_declared(Some(26_460_000), 10 << 20, false, 44_100),
+            Some(26_460_000)
+        );
+        // Plausible for the bytes but longer than two days: measured instead.
+        assert_eq!(
+            trust_declared(Some(1 << 36), 100 << 20, false, 44_100),
+            None
+        );
+    }
+
+    #[test]
+    fn rates_and_channels() {
+        let p = Path::new("x.wav");
+        assert!(check_rate(p, 8_000).is_ok());
+        assert!(check_rate(p, 768_000).is_ok());
+        for bad in [0, 1, 7, 7_999, 768_001, 1_000_000_000] {
+            let e = check_rate(p, bad).unwrap_err().to_string();
+            assert!(e.contains("sample rate") && e.contains("x.wav"), "{e}");
+        }
+        assert!(check_channels(p, 0).is_err());
+        assert!(check_channels(p, 33).is_err());
+        assert!(check_channels(p, 16).is_ok());
+    }
+}
