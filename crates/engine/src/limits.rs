@@ -9,12 +9,18 @@
 use std::path::Path;
 
 use crate::error::{Error, Result};
+use crate::resample::OUTPUT_RATE;
 
 /// Lowest source sample rate accepted, Hz (telephone audio; below it the resampler to
 /// 48 kHz would be enormous: 1 Hz asks for a 56-million-point FFT).
 pub const MIN_SAMPLE_RATE: u32 = 8_000;
 /// Highest source sample rate accepted, Hz (DXD ×2).
 pub const MAX_SAMPLE_RATE: u32 = 768_000;
+/// Longest resampler block accepted, in source frames. The block is `rate / gcd(rate, 48 000)`
+/// frames at least: 147 for 44.1 kHz, 1 for 96 kHz, but a rate coprime with 48 000 makes it a
+/// whole second (767 999 Hz: a 1.5-million-point FFT, 117 MB and seconds per render, on every
+/// core). Every rate in real use stays far below this.
+pub const MAX_RESAMPLER_BLOCK: u32 = 48_000;
 /// Most channels accepted (everything is downmixed to stereo).
 pub const MAX_CHANNELS: usize = 32;
 /// Longest track accepted, in seconds (two days).
@@ -34,18 +40,34 @@ pub const MAX_FRAMES_PER_BYTE: u64 = 8192;
 /// every filter after them.
 pub const MAX_SAMPLE_MAGNITUDE: f32 = 8.0;
 
-/// The source rate must be one the engine can resample.
+/// The source rate must be one the engine can resample at a bounded cost.
 pub fn check_rate(path: &Path, rate: u32) -> Result<()> {
-    if (MIN_SAMPLE_RATE..=MAX_SAMPLE_RATE).contains(&rate) {
-        Ok(())
-    } else {
+    let limit = |reason: String| {
         Err(Error::Limit {
             path: path.to_path_buf(),
-            reason: format!(
-                "its sample rate of {rate} Hz is outside {MIN_SAMPLE_RATE}…{MAX_SAMPLE_RATE} Hz"
-            ),
+            reason,
         })
+    };
+    if !(MIN_SAMPLE_RATE..=MAX_SAMPLE_RATE).contains(&rate) {
+        return limit(format!(
+            "its sample rate of {rate} Hz is outside {MIN_SAMPLE_RATE}…{MAX_SAMPLE_RATE} Hz"
+        ));
     }
+    let block = rate / gcd(rate, OUTPUT_RATE);
+    if block > MAX_RESAMPLER_BLOCK {
+        return limit(format!(
+            "its sample rate of {rate} Hz has too little in common with {OUTPUT_RATE} Hz \
+             (resampling it would take blocks of {block} frames)"
+        ));
+    }
+    Ok(())
+}
+
+fn gcd(mut a: u32, mut b: u32) -> u32 {
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    a
 }
 
 /// The channel count must be 1…[`MAX_CHANNELS`].
@@ -159,6 +181,18 @@ mod tests {
         let p = Path::new("x.wav");
         assert!(check_rate(p, 8_000).is_ok());
         assert!(check_rate(p, 768_000).is_ok());
+        for ok in [
+            11_025, 22_050, 37_800, 44_100, 44_101, 47_250, 88_200, 47_999, 352_800,
+        ] {
+            assert!(check_rate(p, ok).is_ok(), "{ok}");
+        }
+        for bad in [48_001, 95_999, 767_999] {
+            let e = check_rate(p, bad).unwrap_err().to_string();
+            assert!(
+                e.contains(&format!("{bad} Hz has too little in common")),
+                "{e}"
+            );
+        }
         for bad in [0, 1, 7, 7_999, 768_001, 1_000_000_000] {
             let e = check_rate(p, bad).unwrap_err().to_string();
             assert!(e.contains("sample rate") && e.contains("x.wav"), "{e}");

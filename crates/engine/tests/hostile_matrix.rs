@@ -208,16 +208,16 @@ fn nan_wav(path: &Path) {
 
 /// A 10-minute mono 8 kHz FLAC whose STREAMINFO says total_samples = 0 (unknown).
 fn flac_unknown_length(path: &Path) {
+    flac_unknown_length_of(path, 600, "1");
+}
+
+/// A mono 8 kHz FLAC sine of `seconds` at `volume`, total_samples = 0 in its STREAMINFO.
+fn flac_unknown_length_of(path: &Path, seconds: u32, volume: &str) {
+    let source = format!("sine=f=330:r=8000:d={seconds}");
+    let volume = format!("volume={volume}");
     ffmpeg(
         &[
-            "-f",
-            "lavfi",
-            "-i",
-            "sine=f=330:r=8000:d=600",
-            "-ac",
-            "1",
-            "-c:a",
-            "flac",
+            "-f", "lavfi", "-i", &source, "-af", &volume, "-ac", "1", "-c:a", "flac",
         ],
         path,
     );
@@ -508,7 +508,14 @@ fn hostile_inputs_play_or_fail_clearly() {
     );
     let odd = f.dir.join("odd.wav");
     write_wav(&odd, 767_999, 1, &sine(16.0, 440.0, 0.5)[..767_999]);
-    case("wav 767 999 Hz (coprime)", odd, Expect::Either);
+    case(
+        "wav 767 999 Hz (coprime)",
+        odd,
+        Expect::Fails("too little in common"),
+    );
+    let odd = f.dir.join("odd44.wav");
+    write_wav(&odd, 44_101, 1, &sine(2.0, 440.0, 0.5)[..88_202]);
+    case("wav 44 101 Hz (coprime)", odd, Expect::Plays);
     case(
         "flac 5.1",
         f.lavfi(
@@ -589,6 +596,20 @@ fn one_hertz_wav_fails_within_a_second() {
 
 const CHILD_CASE: &str = "SONANCE_HOSTILE_CASE";
 const CHILD_FILE: &str = "SONANCE_HOSTILE_FILE";
+/// Set: the child renders only the middle chunk.
+const CHILD_MIDDLE: &str = "SONANCE_HOSTILE_MIDDLE";
+
+/// Open `path` and render its middle chunk (adaptive).
+fn middle_chunk(engine: &Engine, path: &Path) -> Result<Outcome, sonance_engine::Error> {
+    let track = engine.open(path)?;
+    let n = track.plan().count() / 2;
+    let media = engine.render_chunk(&track, n, &adaptive())?;
+    assert!(!demux(&engine.init_segment(&track), &media).is_empty());
+    Ok(Outcome::Played {
+        seconds: track.duration_s(),
+        chunks: track.plan().count(),
+    })
+}
 
 fn peak_rss_kb() -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap();
@@ -606,7 +627,11 @@ fn memory_child() {
         return;
     };
     let engine = engine(30.0, 2);
-    let outcome = exercise(&engine, Path::new(&file));
+    let outcome = if std::env::var_os(CHILD_MIDDLE).is_some() {
+        middle_chunk(&engine, Path::new(&file))
+    } else {
+        exercise(&engine, Path::new(&file))
+    };
     println!(
         "CHILD outcome={} VmHWM_kB={}",
         match outcome {
@@ -618,7 +643,15 @@ fn memory_child() {
 }
 
 fn child_peak(case: &str, file: &Path) -> (String, u64) {
-    let out = Command::new(std::env::current_exe().unwrap())
+    child_peak_with(case, file, false)
+}
+
+fn child_peak_with(case: &str, file: &Path, middle: bool) -> (String, u64) {
+    let mut cmd = Command::new(std::env::current_exe().unwrap());
+    if middle {
+        cmd.env(CHILD_MIDDLE, "1");
+    }
+    let out = cmd
         .args(["memory_child", "--exact", "--nocapture", "--test-threads=1"])
         .env(CHILD_CASE, case)
         .env(CHILD_FILE, file)
@@ -665,6 +698,16 @@ fn absurd_headers_stay_small() {
             "flac claims 2^36 frames",
             f.put("huge.flac", &flac_claiming_2_36_frames(&f.dir)),
         ),
+        ("wav 767 999 Hz (coprime)", {
+            let p = f.dir.join("odd.wav");
+            write_wav(&p, 767_999, 1, &vec![0.1; 767_999]);
+            p
+        }),
+        ("wav 47 999 Hz (coprime)", {
+            let p = f.dir.join("odd48.wav");
+            write_wav(&p, 47_999, 1, &vec![0.1; 47_999 * 3]);
+            p
+        }),
         ("wav 768 kHz", {
             let p = f.dir.join("768k.wav");
             write_wav(&p, 768_000, 2, &vec![0.1; 2 * 768_000]);
@@ -681,4 +724,36 @@ fn absurd_headers_stay_small() {
         );
         assert!(kb < 200 * 1024, "{case}: peak memory {kb} kB");
     }
+}
+
+/// A 3-hour file (mono 8 kHz, near silence, FLAC with its length unknown): opening finds the
+/// length with one packet scan, and the middle chunk renders in the memory a 3-minute file
+/// takes.
+#[test]
+fn three_hour_file_has_flat_memory() {
+    let f = Files {
+        dir: scratch("hostile-3h"),
+    };
+    let make = |name: &str, seconds: u32| {
+        let p = f.dir.join(name);
+        flac_unknown_length_of(&p, seconds, "0.002");
+        p
+    };
+    let short = make("3min.flac", 180);
+    let long = make("3h.flac", 3 * 3600);
+    let started = Instant::now();
+    let (outcome, kb_long) = child_peak_with("3 h", &long, true);
+    let took = started.elapsed();
+    let (_, kb_short) = child_peak_with("3 min", &short, true);
+    eprintln!(
+        "3 h FLAC, length unknown: middle chunk in {took:.2?}, peak {:.1} MB (3 min: {:.1} MB): {outcome}",
+        kb_long as f64 / 1024.0,
+        kb_short as f64 / 1024.0
+    );
+    assert_eq!(outcome, "plays");
+    assert!(took < Duration::from_secs(30), "took {took:?}");
+    assert!(
+        kb_long < kb_short + 32 * 1024 && kb_long < 200 * 1024,
+        "3 h: {kb_long} kB, 3 min: {kb_short} kB"
+    );
 }
