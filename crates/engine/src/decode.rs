@@ -164,14 +164,15 @@ impl SourceReader {
         if let Some(ext) = path.extension().and_then(|e| e.to_str()) {
             hint.with_extension(ext);
         }
-        let mut format = symphonia::default::get_probe()
-            .probe(
+        let mut format = guarded(path, || {
+            symphonia::default::get_probe().probe(
                 &hint,
                 mss,
                 FormatOptions::default(),
                 MetadataOptions::default(),
             )
-            .map_err(|e| probe_error(path, e))?;
+        })?
+        .map_err(|e| probe_error(path, e))?;
         let track = format
             .default_track(TrackType::Audio)
             .ok_or_else(|| Error::unsupported(path, "it has no audio track"))?;
@@ -187,9 +188,11 @@ impl SourceReader {
         let rate = params
             .sample_rate
             .ok_or_else(|| Error::unsupported(path, "its sample rate is unknown"))?;
-        let decoder = symphonia::default::get_codecs()
-            .make_audio_decoder(&params, &AudioDecoderOptions::default())
-            .map_err(|e| probe_error(path, e))?;
+        let decoder = guarded(path, || {
+            symphonia::default::get_codecs()
+                .make_audio_decoder(&params, &AudioDecoderOptions::default())
+        })?
+        .map_err(|e| probe_error(path, e))?;
         let (title, artist, album) = read_tags(format.as_mut());
         let probed = Probed {
             codec: decoder.codec_info().short_name.to_string(),
@@ -257,13 +260,11 @@ impl SourceReader {
 
     fn seek_container(&mut self, from: u64) -> Result<()> {
         let ts = self.frame_to_ts(from + self.delay);
-        let seeked = self.format.seek(
-            SeekMode::Accurate,
-            SeekTo::Timestamp {
-                ts,
-                track_id: self.track_id,
-            },
-        );
+        let track_id = self.track_id;
+        let seeked = guarded(&self.path, || {
+            self.format
+                .seek(SeekMode::Accurate, SeekTo::Timestamp { ts, track_id })
+        })?;
         match seeked {
             Ok(_) => {
                 self.decoder.reset();
@@ -378,7 +379,8 @@ impl SourceReader {
                     reason: format!("{MAX_PACKETS_WITHOUT_AUDIO} packets in a row gave no audio"),
                 });
             }
-            let packet = match self.format.next_packet() {
+            let next = guarded(&self.path, || self.format.next_packet());
+            let packet = match next.inspect_err(|_| self.ended = true)? {
                 Ok(Some(p)) => p,
                 Ok(None) | Err(SymError::ResetRequired) => {
                     self.ended = true;
@@ -401,7 +403,8 @@ impl SourceReader {
             }
             let start = self.ts_to_frame(packet.pts) + self.dur_to_frames(packet.trim_start.get())
                 - self.delay as i64;
-            match self.decoder.decode(&packet) {
+            let decoded = guarded(&self.path, || self.decoder.decode(&packet));
+            match decoded.inspect_err(|_| self.ended = true)? {
                 Ok(buf) => {
                     errors = 0;
                     if buf.frames() == 0 {
@@ -524,7 +527,7 @@ impl SourceReader {
         let cap = MAX_DURATION_S.saturating_add(1) * u64::from(self.rate);
         let mut total: u64 = 0;
         let mut idle: u32 = 0;
-        while let Ok(Some(packet)) = self.format.next_packet() {
+        while let Ok(Ok(Some(packet))) = guarded(&self.path, || self.format.next_packet()) {
             let frames = if packet.track_id == self.track_id {
                 self.dur_to_frames(packet.dur.get()).max(0) as u64
             } else {
@@ -540,11 +543,25 @@ impl SourceReader {
     }
 }
 
+/// Run a call into symphonia, turning a panic into [`Error::Corrupt`]. Its parsers have
+/// panicked on hostile input (fuzzing found an arithmetic overflow in its WAV header parser,
+/// a panic where overflow checks are on); the reader is not used again after one.
+fn guarded<T>(path: &Path, call: impl FnOnce() -> T) -> Result<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(call)).map_err(|_| Error::Corrupt {
+        path: path.to_path_buf(),
+        reason: "the decoding library failed on it".into(),
+    })
+}
+
 fn probe_error(path: &Path, e: SymError) -> Error {
     match e {
         SymError::IoError(io) if io.kind() != std::io::ErrorKind::UnexpectedEof => {
             Error::io(path, io)
         }
+        SymError::IoError(_) => Error::Corrupt {
+            path: path.to_path_buf(),
+            reason: "it ends inside its header (cut short?)".into(),
+        },
         SymError::Unsupported(what) if what.contains("probe") => {
             Error::unsupported(path, "no audio format was recognised in it")
         }
@@ -586,4 +603,19 @@ fn read_tags(format: &mut dyn FormatReader) -> (Option<String>, Option<String>, 
         }
     }
     (title, artist, album)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A panic inside the decoding library becomes an error that names the file.
+    #[test]
+    fn a_panic_in_symphonia_becomes_corrupt() {
+        let path = Path::new("x.wav");
+        let e = guarded(path, || -> u32 { panic!("overflow") }).unwrap_err();
+        assert!(matches!(e, Error::Corrupt { .. }));
+        assert!(e.to_string().contains("x.wav"), "{e}");
+        assert_eq!(guarded(path, || 7).unwrap(), 7);
+    }
 }

@@ -573,6 +573,27 @@ fn hostile_inputs_play_or_fail_clearly() {
     eprintln!("{}", report.join("\n"));
 }
 
+/// Found by fuzzing (`probe_decode`, 2026-12-07): a WAV `fmt ` chunk with 65 023 channels of
+/// 16 bits overflows symphonia's `u16` block-align product (a panic where overflow checks
+/// are on; the engine turns such panics into errors). Must fail cleanly.
+#[test]
+fn fuzz_wav_channel_count_overflows_block_align() {
+    let f = Files {
+        dir: scratch("hostile-fuzz-1"),
+    };
+    let path = f.put(
+        "fuzz1.wav",
+        &wav_bytes(1, 65_023, 22_050, 16, 64, &[0x5a; 64]),
+    );
+    let mut report = Vec::new();
+    check(
+        "wav 65 023 channels",
+        &path,
+        Expect::Fails("channel"),
+        &mut report,
+    );
+}
+
 /// The 1 Hz WAV of issue 12 fails at once.
 #[test]
 fn one_hertz_wav_fails_within_a_second() {
