@@ -569,6 +569,31 @@ fn hostile_inputs_play_or_fail_clearly() {
     );
     eprintln!("flac with unknown length: opened in {opened:.2?}");
     assert!(matches!(outcome, Outcome::Played { chunks: 60, .. }));
+    // The same file with its length in the header: rendering costs the same, so no render
+    // (span, analysis excerpt) measured the whole file again.
+    let known = f.dir.join("len-known.flac");
+    ffmpeg(
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=f=330:r=8000:d=600",
+            "-ac",
+            "1",
+            "-c:a",
+            "flac",
+        ],
+        &known,
+    );
+    let (_, took_known) = run_case("known length", &known);
+    let (_, took_unknown) = run_case("unknown length", &flac0);
+    eprintln!(
+        "10 min FLAC, open + 3 renders: length known {took_known:.2?}, unknown {took_unknown:.2?}"
+    );
+    assert!(
+        took_unknown < took_known * 2 + Duration::from_millis(300),
+        "unknown length {took_unknown:?}, known {took_known:?}"
+    );
 
     eprintln!("{}", report.join("\n"));
 }
