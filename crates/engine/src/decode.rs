@@ -98,31 +98,34 @@ impl SourceReader {
         let rate = reader.rate;
         limits::check_rate(path, rate)?;
         limits::check_channels(path, probed.channels)?;
-        let pcm = probed.codec.starts_with("pcm");
-        let frames =
-            match limits::trust_declared(probed.declared_frames, probed.file_len, pcm, rate) {
-                Some(n) => n,
-                None => {
-                    // FLAC frame headers give exact block sizes; a PCM packet's duration is
-                    // what the header promised, not what a truncated file holds.
-                    let exact_packets = probed.codec == "flac";
-                    let scanned = if exact_packets {
-                        reader.scan_packets()
-                    } else {
-                        0
-                    };
-                    let n = if scanned > 0 {
-                        scanned
-                    } else {
-                        if exact_packets {
-                            reader = Self::build(path)?.0;
-                        }
-                        reader.count_frames()?
-                    };
-                    reader = Self::build(path)?.0;
-                    n
-                }
-            };
+        let frames = match limits::trust_declared(
+            probed.declared_frames,
+            probed.file_len,
+            &probed.codec,
+            rate,
+        ) {
+            Some(n) => n,
+            None => {
+                // FLAC frame headers give exact block sizes; a PCM packet's duration is
+                // what the header promised, not what a truncated file holds.
+                let exact_packets = probed.codec == "flac";
+                let scanned = if exact_packets {
+                    reader.scan_packets()
+                } else {
+                    0
+                };
+                let n = if scanned > 0 {
+                    scanned
+                } else {
+                    if exact_packets {
+                        reader = Self::build(path)?.0;
+                    }
+                    reader.count_frames()?
+                };
+                reader = Self::build(path)?.0;
+                n
+            }
+        };
         if frames == 0 {
             return Err(Error::unsupported(path, "it contains no audio"));
         }

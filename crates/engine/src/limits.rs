@@ -98,22 +98,30 @@ pub fn check_duration(path: &Path, frames: u64, rate: u32) -> Result<()> {
     Ok(())
 }
 
-/// The most frames a file of `file_len` bytes can hold: one byte per frame at least for PCM
-/// (8-bit mono), [`MAX_FRAMES_PER_BYTE`] for compressed codecs.
-pub fn plausible_frames(file_len: u64, pcm: bool) -> u64 {
-    if pcm {
-        file_len
+/// Most frames one byte of MPEG audio can stand for: its lowest bitrates (8 kbit/s at 8 kHz,
+/// 32 kbit/s at 48 kHz) give 8 to 12; a Xing header claiming far more is wrong.
+pub const MAX_MPEG_FRAMES_PER_BYTE: u64 = 64;
+
+/// The most frames a file of `file_len` bytes in `codec` (symphonia's short name) can hold:
+/// one per byte for PCM (8-bit mono), [`MAX_MPEG_FRAMES_PER_BYTE`] for MPEG audio,
+/// [`MAX_FRAMES_PER_BYTE`] for other compressed codecs.
+pub fn plausible_frames(file_len: u64, codec: &str) -> u64 {
+    let per_byte = if codec.starts_with("pcm") {
+        1
+    } else if matches!(codec, "mp1" | "mp2" | "mp3") {
+        MAX_MPEG_FRAMES_PER_BYTE
     } else {
-        file_len.saturating_mul(MAX_FRAMES_PER_BYTE)
-    }
+        MAX_FRAMES_PER_BYTE
+    };
+    file_len.saturating_mul(per_byte)
 }
 
 /// Whether a length declared by the container can be trusted: present, non-zero, within
 /// what the file can hold and within [`MAX_DURATION_S`].
-pub fn trust_declared(declared: Option<u64>, file_len: u64, pcm: bool, rate: u32) -> Option<u64> {
+pub fn trust_declared(declared: Option<u64>, file_len: u64, codec: &str, rate: u32) -> Option<u64> {
     declared.filter(|&n| {
         n > 0
-            && n <= plausible_frames(file_len, pcm)
+            && n <= plausible_frames(file_len, codec)
             && n / u64::from(rate.max(1)) <= MAX_DURATION_S
     })
 }
@@ -162,16 +170,28 @@ mod tests {
     #[test]
     fn declared_lengths_beyond_the_file_are_not_trusted() {
         // A 60-byte WAV cannot hold 2^32 frames; a 10 MB FLAC can hold 10 minutes.
-        assert_eq!(trust_declared(Some(1 << 32), 60, true, 8000), None);
-        assert_eq!(trust_declared(Some(0), 60, true, 8000), None);
-        assert_eq!(trust_declared(None, 60, true, 8000), None);
+        assert_eq!(trust_declared(Some(1 << 32), 60, "pcm_u8", 8000), None);
+        assert_eq!(trust_declared(Some(0), 60, "pcm_s16le", 8000), None);
+        assert_eq!(trust_declared(None, 60, "pcm_s16le", 8000), None);
+        let ten_minutes = Some(26_460_000);
         assert_eq!(
-            trust_declared(Some(26_460_000), 10 << 20, false, 44_100),
-            Some(26_460_000)
+            trust_declared(ten_minutes, 10 << 20, "flac", 44_100),
+            ten_minutes
+        );
+        // A 10 MB MP3 holds 10 minutes, not 40 hours; a FLAC of digital silence could.
+        assert_eq!(
+            trust_declared(ten_minutes, 10 << 20, "mp3", 44_100),
+            ten_minutes
+        );
+        let forty_hours = Some(40 * 3600 * 44_100);
+        assert_eq!(trust_declared(forty_hours, 10 << 20, "mp3", 44_100), None);
+        assert_eq!(
+            trust_declared(forty_hours, 10 << 20, "flac", 44_100),
+            forty_hours
         );
         // Plausible for the bytes but longer than two days: measured instead.
         assert_eq!(
-            trust_declared(Some(1 << 36), 100 << 20, false, 44_100),
+            trust_declared(Some(1 << 36), 100 << 20, "flac", 44_100),
             None
         );
     }

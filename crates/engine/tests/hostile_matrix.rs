@@ -252,6 +252,18 @@ fn flac_claiming_2_36_frames(dir: &Path) -> Vec<u8> {
     b
 }
 
+/// An MP3 (8 s) whose Xing/Info header claims 5.5 million MPEG frames (40 hours).
+fn xing_claims_40_hours(mp3: &[u8]) -> Vec<u8> {
+    let mut b = mp3.to_vec();
+    let at = b
+        .windows(4)
+        .position(|w| w == b"Xing" || w == b"Info")
+        .expect("ffmpeg writes a Xing/Info header");
+    b[at + 7] |= 1; // the frame count is present
+    b[at + 8..at + 12].copy_from_slice(&5_500_000u32.to_be_bytes());
+    b
+}
+
 /// `bytes` cut where `moov` starts (an M4A whose index never arrived).
 fn without_moov(bytes: &[u8]) -> Vec<u8> {
     let at = bytes.windows(4).rposition(|w| w == b"moov").unwrap();
@@ -387,6 +399,12 @@ fn hostile_inputs_play_or_fail_clearly() {
             Expect::Either,
         );
     }
+    let mp3_40h = f.put("xing-40h.mp3", &xing_claims_40_hours(&mp3));
+    let outcome = case("mp3 Xing claims 40 h", mp3_40h, Expect::Plays);
+    assert!(
+        matches!(outcome, Outcome::Played { seconds, .. } if (seconds - 8.0).abs() < 0.1),
+        "{outcome:?}"
+    );
     case(
         "m4a moov at end",
         f.put("moov-end.m4a", &m4a),
