@@ -621,4 +621,70 @@ mod tests {
         assert!(e.to_string().contains("x.wav"), "{e}");
         assert_eq!(guarded(path, || 7).unwrap(), 7);
     }
+
+    /// A container reader that hands out packets of another track forever.
+    struct Stuck(Box<dyn FormatReader>);
+
+    impl FormatReader for Stuck {
+        fn format_info(&self) -> &symphonia::core::formats::FormatInfo {
+            self.0.format_info()
+        }
+        fn media_info(&self) -> &symphonia::core::formats::MediaInfo {
+            self.0.media_info()
+        }
+        fn metadata(&mut self) -> symphonia::core::meta::Metadata<'_> {
+            self.0.metadata()
+        }
+        fn seek(
+            &mut self,
+            mode: SeekMode,
+            to: SeekTo,
+        ) -> symphonia::core::errors::Result<symphonia::core::formats::SeekedTo> {
+            self.0.seek(mode, to)
+        }
+        fn tracks(&self) -> &[symphonia::core::formats::Track] {
+            self.0.tracks()
+        }
+        fn next_packet(
+            &mut self,
+        ) -> symphonia::core::errors::Result<Option<symphonia::core::packet::Packet>> {
+            Ok(Some(symphonia::core::packet::Packet::new(
+                999,
+                Timestamp::from(0),
+                symphonia::core::units::Duration::from(0u64),
+                vec![0u8; 4],
+            )))
+        }
+        fn into_inner<'s>(self: Box<Self>) -> MediaSourceStream<'s>
+        where
+            Self: 's,
+        {
+            self.0.into_inner()
+        }
+    }
+
+    /// A reader that never yields audio ends with an error after a bounded number of packets.
+    #[test]
+    fn a_stuck_reader_ends_with_an_error() {
+        let dir = std::env::temp_dir().join(format!("sonance-stuck-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("stuck.wav");
+        let mut wav = Vec::new();
+        wav.extend_from_slice(b"RIFF\x2c\x00\x00\x00WAVEfmt \x10\x00\x00\x00\x01\x00\x01\x00");
+        wav.extend_from_slice(&8000u32.to_le_bytes());
+        wav.extend_from_slice(&16000u32.to_le_bytes());
+        wav.extend_from_slice(b"\x02\x00\x10\x00data\x08\x00\x00\x00");
+        wav.extend_from_slice(&[0; 8]);
+        std::fs::write(&path, wav).unwrap();
+        let (mut reader, _) = SourceReader::build(&path).unwrap();
+        reader.format = Box::new(Stuck(reader.format));
+        let started = std::time::Instant::now();
+        let e = reader.read(&mut [0.0; 64]).unwrap_err();
+        assert!(
+            e.to_string().contains("packets in a row gave no audio"),
+            "{e}"
+        );
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+        let _ = std::fs::remove_dir_all(dir);
+    }
 }
