@@ -561,8 +561,27 @@ fn hostile_inputs_play_or_fail_clearly() {
     nan_wav(&nan);
     case("float wav NaN/Inf/1e30", nan.clone(), Expect::Plays);
 
-    // NaN and infinities never reach the output.
+    // The edge rates play correctly: a 440 Hz sine comes out at 440 Hz (bypass, 48 kHz).
     let engine = engine(10.0, 2);
+    for (name, seconds) in [("8k.flac", 3.0), ("384k.wav", 2.0), ("768k.wav", 2.0)] {
+        let track = engine.open(&f.dir.join(name)).unwrap();
+        assert!((track.duration_s() - seconds).abs() < 0.01, "{name}");
+        let pcm = engine.chunk_pcm(&track, 0, &Enhancement::bypass()).unwrap();
+        let left: Vec<f32> = pcm.chunks_exact(2).map(|f| f[0]).collect();
+        let second = &left[24_000..72_000];
+        let crossings = second
+            .windows(2)
+            .filter(|w| (w[0] < 0.0) != (w[1] < 0.0))
+            .count();
+        let peak = second.iter().fold(0f32, |m, s| m.max(s.abs()));
+        assert!(
+            (878..=882).contains(&crossings),
+            "{name}: {crossings} zero crossings"
+        );
+        assert!(peak > 0.1, "{name}: peak {peak}");
+    }
+
+    // NaN and infinities never reach the output.
     let track = engine.open(&nan).unwrap();
     let pcm = engine.chunk_pcm(&track, 0, &adaptive()).unwrap();
     assert!(pcm.iter().all(|s| s.is_finite() && s.abs() <= 1.0));
