@@ -19,14 +19,8 @@ use symphonia::core::units::{TimeBase, Timestamp};
 use crate::downmix::Downmix;
 use crate::error::{Error, Result};
 
-/// Highest source sample rate accepted (protects memory and time).
-pub const MAX_SAMPLE_RATE: u32 = 768_000;
-/// Most channels accepted.
-pub const MAX_CHANNELS: usize = 64;
-/// Longest track accepted, in seconds (two days).
-pub const MAX_DURATION_S: u64 = 48 * 3600;
-/// Consecutive undecodable packets after which a file counts as damaged.
-const MAX_CONSECUTIVE_ERRORS: u32 = 64;
+use crate::limits::{self, MAX_CONSECUTIVE_ERRORS, MAX_PACKETS_WITHOUT_AUDIO};
+pub use crate::limits::{MAX_CHANNELS, MAX_DURATION_S, MAX_SAMPLE_RATE, MIN_SAMPLE_RATE};
 /// Most silent frames inserted for one timestamp gap (one second at the source rate is
 /// normal for a damaged file; more means nonsense timestamps).
 const MAX_GAP_SECONDS: u64 = 10;
@@ -60,6 +54,8 @@ struct Probed {
     codec: String,
     channels: usize,
     declared_frames: Option<u64>,
+    /// Size of the file in bytes (bounds what it can plausibly hold).
+    file_len: u64,
     title: Option<String>,
     artist: Option<String>,
     album: Option<String>,
@@ -90,26 +86,42 @@ pub struct SourceReader {
 }
 
 impl SourceReader {
-    /// Open `path`, probe it, and read its [`SourceInfo`].
+    /// Open `path`, probe it, check it against the [`limits`], and read its [`SourceInfo`].
+    ///
+    /// The length comes from the container when it is plausible (present, within what the
+    /// file's size can hold, within [`MAX_DURATION_S`]); otherwise it is measured here, once:
+    /// by a scan of packet durations for FLAC (no decoding), else by one decode pass.
+    /// Later renders take the [`SourceInfo`] and never measure again
+    /// ([`SourceReader::reopen`]).
     pub fn open(path: &Path) -> Result<(Self, SourceInfo)> {
         let (mut reader, probed) = Self::build(path)?;
         let rate = reader.rate;
-        if rate == 0 || rate > MAX_SAMPLE_RATE {
-            return Err(Error::Limit {
-                path: path.to_path_buf(),
-                reason: format!("sample rate {rate} Hz is outside 1…{MAX_SAMPLE_RATE} Hz"),
-            });
-        }
-        if probed.channels == 0 || probed.channels > MAX_CHANNELS {
-            return Err(Error::Limit {
-                path: path.to_path_buf(),
-                reason: format!("{} channels (at most {MAX_CHANNELS})", probed.channels),
-            });
-        }
-        let frames = match probed.declared_frames {
-            Some(n) if n > 0 => n,
-            _ => {
-                let n = reader.count_frames()?;
+        limits::check_rate(path, rate)?;
+        limits::check_channels(path, probed.channels)?;
+        let frames = match limits::trust_declared(
+            probed.declared_frames,
+            probed.file_len,
+            &probed.codec,
+            rate,
+        ) {
+            Some(n) => n,
+            None => {
+                // FLAC frame headers give exact block sizes; a PCM packet's duration is
+                // what the header promised, not what a truncated file holds.
+                let exact_packets = probed.codec == "flac";
+                let scanned = if exact_packets {
+                    reader.scan_packets()
+                } else {
+                    0
+                };
+                let n = if scanned > 0 {
+                    scanned
+                } else {
+                    if exact_packets {
+                        reader = Self::build(path)?.0;
+                    }
+                    reader.count_frames()?
+                };
                 reader = Self::build(path)?.0;
                 n
             }
@@ -117,15 +129,7 @@ impl SourceReader {
         if frames == 0 {
             return Err(Error::unsupported(path, "it contains no audio"));
         }
-        if frames / u64::from(rate) > MAX_DURATION_S {
-            return Err(Error::Limit {
-                path: path.to_path_buf(),
-                reason: format!(
-                    "it claims to last {} hours",
-                    frames / u64::from(rate) / 3600
-                ),
-            });
-        }
+        limits::check_duration(path, frames, rate)?;
         let info = SourceInfo {
             sample_rate: rate,
             channels: probed.channels,
@@ -136,6 +140,19 @@ impl SourceReader {
             album: probed.album,
         };
         Ok((reader, info))
+    }
+
+    /// Open `path` again for a render, trusting the [`SourceInfo`] that
+    /// [`SourceReader::open`] made: no length measurement, whatever the container says.
+    pub fn reopen(path: &Path, info: &SourceInfo) -> Result<Self> {
+        let (reader, probed) = Self::build(path)?;
+        if reader.rate != info.sample_rate || probed.channels != info.channels {
+            return Err(Error::Corrupt {
+                path: path.to_path_buf(),
+                reason: "it changed since it was opened".into(),
+            });
+        }
+        Ok(reader)
     }
 
     /// Probe `path` and make a reader positioned at frame 0.
@@ -150,14 +167,15 @@ impl SourceReader {
         if let Some(ext) = path.extension().and_then(|e| e.to_str()) {
             hint.with_extension(ext);
         }
-        let mut format = symphonia::default::get_probe()
-            .probe(
+        let mut format = guarded(path, || {
+            symphonia::default::get_probe().probe(
                 &hint,
                 mss,
                 FormatOptions::default(),
                 MetadataOptions::default(),
             )
-            .map_err(|e| probe_error(path, e))?;
+        })?
+        .map_err(|e| probe_error(path, e))?;
         let track = format
             .default_track(TrackType::Audio)
             .ok_or_else(|| Error::unsupported(path, "it has no audio track"))?;
@@ -173,14 +191,17 @@ impl SourceReader {
         let rate = params
             .sample_rate
             .ok_or_else(|| Error::unsupported(path, "its sample rate is unknown"))?;
-        let decoder = symphonia::default::get_codecs()
-            .make_audio_decoder(&params, &AudioDecoderOptions::default())
-            .map_err(|e| probe_error(path, e))?;
+        let decoder = guarded(path, || {
+            symphonia::default::get_codecs()
+                .make_audio_decoder(&params, &AudioDecoderOptions::default())
+        })?
+        .map_err(|e| probe_error(path, e))?;
         let (title, artist, album) = read_tags(format.as_mut());
         let probed = Probed {
             codec: decoder.codec_info().short_name.to_string(),
             channels: params.channels.as_ref().map(|c| c.count()).unwrap_or(2),
             declared_frames,
+            file_len: len,
             title,
             artist,
             album,
@@ -242,13 +263,11 @@ impl SourceReader {
 
     fn seek_container(&mut self, from: u64) -> Result<()> {
         let ts = self.frame_to_ts(from + self.delay);
-        let seeked = self.format.seek(
-            SeekMode::Accurate,
-            SeekTo::Timestamp {
-                ts,
-                track_id: self.track_id,
-            },
-        );
+        let track_id = self.track_id;
+        let seeked = guarded(&self.path, || {
+            self.format
+                .seek(SeekMode::Accurate, SeekTo::Timestamp { ts, track_id })
+        })?;
         match seeked {
             Ok(_) => {
                 self.decoder.reset();
@@ -350,11 +369,21 @@ impl SourceReader {
     /// Decode the next packet into `pending`. Returns false at the end of the stream.
     fn fill(&mut self) -> Result<bool> {
         let mut errors = 0;
+        // Packets read without a frame to deliver: bounded, so a reader that loops ends.
+        let mut idle: u32 = 0;
         loop {
             if self.ended {
                 return Ok(false);
             }
-            let packet = match self.format.next_packet() {
+            idle += 1;
+            if idle > MAX_PACKETS_WITHOUT_AUDIO {
+                return Err(Error::Corrupt {
+                    path: self.path.clone(),
+                    reason: format!("{MAX_PACKETS_WITHOUT_AUDIO} packets in a row gave no audio"),
+                });
+            }
+            let next = guarded(&self.path, || self.format.next_packet());
+            let packet = match next.inspect_err(|_| self.ended = true)? {
                 Ok(Some(p)) => p,
                 Ok(None) | Err(SymError::ResetRequired) => {
                     self.ended = true;
@@ -377,7 +406,8 @@ impl SourceReader {
             }
             let start = self.ts_to_frame(packet.pts) + self.dur_to_frames(packet.trim_start.get())
                 - self.delay as i64;
-            match self.decoder.decode(&packet) {
+            let decoded = guarded(&self.path, || self.decoder.decode(&packet));
+            match decoded.inspect_err(|_| self.ended = true)? {
                 Ok(buf) => {
                     errors = 0;
                     if buf.frames() == 0 {
@@ -385,15 +415,11 @@ impl SourceReader {
                     }
                     let channels = buf.spec().channels().count();
                     if channels != self.downmix.inputs() {
-                        if channels == 0 || channels > MAX_CHANNELS {
-                            return Err(Error::Corrupt {
-                                path: self.path.clone(),
-                                reason: format!("a packet has {channels} channels"),
-                            });
-                        }
+                        limits::check_channels(&self.path, channels)?;
                         self.downmix = Downmix::for_channels(buf.spec().channels());
                     }
                     buf.copy_to_vec_interleaved(&mut self.scratch);
+                    limits::sanitize(&mut self.scratch);
                     self.pending.clear();
                     self.pending_off = 0;
                     self.downmix.apply(&self.scratch, &mut self.pending);
@@ -477,8 +503,10 @@ impl SourceReader {
         self.ts_to_frame(Timestamp::from(dur.min(i64::MAX as u64) as i64))
     }
 
-    /// Walk all packets to learn the length of a file whose container does not say it.
+    /// Decode all packets to learn the length of a file whose container does not say it
+    /// (stops past [`MAX_DURATION_S`], which the caller then refuses).
     fn count_frames(&mut self) -> Result<u64> {
+        let cap = MAX_DURATION_S.saturating_add(1) * u64::from(self.rate);
         let mut total: u64 = 0;
         let mut buf = vec![0.0f32; 2 * 8192];
         loop {
@@ -487,12 +515,45 @@ impl SourceReader {
                 break;
             }
             total += n as u64;
-            if total / u64::from(self.rate) > MAX_DURATION_S {
+            if total > cap {
                 break;
             }
         }
         Ok(total)
     }
+
+    /// Sum the durations of the track's packets without decoding them: exact for FLAC
+    /// (each frame header gives its block size). 0 when the scan learns nothing.
+    /// Stops at a read error (the damaged tail is not counted), past [`MAX_DURATION_S`], or
+    /// after [`MAX_PACKETS_WITHOUT_AUDIO`] packets in a row that add nothing.
+    fn scan_packets(&mut self) -> u64 {
+        let cap = MAX_DURATION_S.saturating_add(1) * u64::from(self.rate);
+        let mut total: u64 = 0;
+        let mut idle: u32 = 0;
+        while let Ok(Ok(Some(packet))) = guarded(&self.path, || self.format.next_packet()) {
+            let frames = if packet.track_id == self.track_id {
+                self.dur_to_frames(packet.dur.get()).max(0) as u64
+            } else {
+                0
+            };
+            total = total.saturating_add(frames);
+            idle = if frames == 0 { idle + 1 } else { 0 };
+            if total > cap || idle > MAX_PACKETS_WITHOUT_AUDIO {
+                break;
+            }
+        }
+        total
+    }
+}
+
+/// Run a call into symphonia, turning a panic into [`Error::Corrupt`]. Its parsers have
+/// panicked on hostile input (fuzzing found an arithmetic overflow in its WAV header parser,
+/// a panic where overflow checks are on); the reader is not used again after one.
+fn guarded<T>(path: &Path, call: impl FnOnce() -> T) -> Result<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(call)).map_err(|_| Error::Corrupt {
+        path: path.to_path_buf(),
+        reason: "the decoding library failed on it".into(),
+    })
 }
 
 fn probe_error(path: &Path, e: SymError) -> Error {
@@ -500,6 +561,10 @@ fn probe_error(path: &Path, e: SymError) -> Error {
         SymError::IoError(io) if io.kind() != std::io::ErrorKind::UnexpectedEof => {
             Error::io(path, io)
         }
+        SymError::IoError(_) => Error::Corrupt {
+            path: path.to_path_buf(),
+            reason: "it ends inside its header (cut short?)".into(),
+        },
         SymError::Unsupported(what) if what.contains("probe") => {
             Error::unsupported(path, "no audio format was recognised in it")
         }
@@ -510,6 +575,10 @@ fn probe_error(path: &Path, e: SymError) -> Error {
         SymError::Unsupported(what) => {
             Error::unsupported(path, format!("its codec is not supported ({what})"))
         }
+        SymError::DecodeError(what) => Error::Corrupt {
+            path: path.to_path_buf(),
+            reason: format!("its header is damaged or not audio ({what})"),
+        },
         SymError::LimitError(what) => Error::Limit {
             path: path.to_path_buf(),
             reason: what.to_string(),
@@ -537,4 +606,85 @@ fn read_tags(format: &mut dyn FormatReader) -> (Option<String>, Option<String>, 
         }
     }
     (title, artist, album)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A panic inside the decoding library becomes an error that names the file.
+    #[test]
+    fn a_panic_in_symphonia_becomes_corrupt() {
+        let path = Path::new("x.wav");
+        let e = guarded(path, || -> u32 { panic!("overflow") }).unwrap_err();
+        assert!(matches!(e, Error::Corrupt { .. }));
+        assert!(e.to_string().contains("x.wav"), "{e}");
+        assert_eq!(guarded(path, || 7).unwrap(), 7);
+    }
+
+    /// A container reader that hands out packets of another track forever.
+    struct Stuck(Box<dyn FormatReader>);
+
+    impl FormatReader for Stuck {
+        fn format_info(&self) -> &symphonia::core::formats::FormatInfo {
+            self.0.format_info()
+        }
+        fn media_info(&self) -> &symphonia::core::formats::MediaInfo {
+            self.0.media_info()
+        }
+        fn metadata(&mut self) -> symphonia::core::meta::Metadata<'_> {
+            self.0.metadata()
+        }
+        fn seek(
+            &mut self,
+            mode: SeekMode,
+            to: SeekTo,
+        ) -> symphonia::core::errors::Result<symphonia::core::formats::SeekedTo> {
+            self.0.seek(mode, to)
+        }
+        fn tracks(&self) -> &[symphonia::core::formats::Track] {
+            self.0.tracks()
+        }
+        fn next_packet(
+            &mut self,
+        ) -> symphonia::core::errors::Result<Option<symphonia::core::packet::Packet>> {
+            Ok(Some(symphonia::core::packet::Packet::new(
+                999,
+                Timestamp::from(0),
+                symphonia::core::units::Duration::from(0u64),
+                vec![0u8; 4],
+            )))
+        }
+        fn into_inner<'s>(self: Box<Self>) -> MediaSourceStream<'s>
+        where
+            Self: 's,
+        {
+            self.0.into_inner()
+        }
+    }
+
+    /// A reader that never yields audio ends with an error after a bounded number of packets.
+    #[test]
+    fn a_stuck_reader_ends_with_an_error() {
+        let dir = std::env::temp_dir().join(format!("sonance-stuck-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("stuck.wav");
+        let mut wav = Vec::new();
+        wav.extend_from_slice(b"RIFF\x2c\x00\x00\x00WAVEfmt \x10\x00\x00\x00\x01\x00\x01\x00");
+        wav.extend_from_slice(&8000u32.to_le_bytes());
+        wav.extend_from_slice(&16000u32.to_le_bytes());
+        wav.extend_from_slice(b"\x02\x00\x10\x00data\x08\x00\x00\x00");
+        wav.extend_from_slice(&[0; 8]);
+        std::fs::write(&path, wav).unwrap();
+        let (mut reader, _) = SourceReader::build(&path).unwrap();
+        reader.format = Box::new(Stuck(reader.format));
+        let started = std::time::Instant::now();
+        let e = reader.read(&mut [0.0; 64]).unwrap_err();
+        assert!(
+            e.to_string().contains("packets in a row gave no audio"),
+            "{e}"
+        );
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+        let _ = std::fs::remove_dir_all(dir);
+    }
 }

@@ -30,6 +30,7 @@ pub mod encode;
 mod engine;
 pub mod enhance;
 mod error;
+pub mod limits;
 mod mp4_gapless;
 pub mod pipeline;
 pub mod render;

@@ -60,7 +60,7 @@ fn render_inside(
     chain: &mut Chain,
     sink: &mut Sink<'_>,
 ) -> Result<RenderReport> {
-    let (mut reader, _) = SourceReader::open(path)?;
+    let mut reader = SourceReader::reopen(path, info)?;
     let mut rs = Resampler::new(info.sample_rate)?;
     let (bin, bout, delay) = (rs.block_in(), rs.block_out() as i64, rs.delay() as i64);
     let latency = chain.latency() as i64;
