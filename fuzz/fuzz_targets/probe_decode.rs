@@ -47,7 +47,7 @@ fuzz_target!(|data: &[u8]| {
     };
     let _ = engine.render_chunk(&track, 0, &enh);
     let at = track.chunk_span_s(0).map(|(a, b)| (a + b) / 2.0).ok();
-    let _ = engine.chunk_progressive(&track, 0, &enh, at, &mut |_| {});
+    let _ = engine.chunk_progressive(&track, 0, &enh, at, &mut |_| std::ops::ControlFlow::Continue(()));
     let last = track.plan().count().saturating_sub(1);
     let _ = engine.render_chunk(&track, last, &Enhancement::bypass());
 });

@@ -67,7 +67,9 @@ fn exercise(engine: &Engine, path: &Path) -> Result<Outcome, sonance_engine::Err
         assert!(!demux(&init, &media).is_empty(), "chunk {n} has no packets");
     }
     let (a, b) = track.chunk_span_s(0)?;
-    let media = engine.chunk_progressive(&track, 0, &enh, Some((a + b) / 2.0), &mut |_| {})?;
+    let media = engine.chunk_progressive(&track, 0, &enh, Some((a + b) / 2.0), &mut |_| {
+        std::ops::ControlFlow::Continue(())
+    })?;
     assert!(!demux(&init, &media).is_empty());
     Ok(Outcome::Played {
         seconds: track.duration_s(),
