@@ -5,11 +5,18 @@
 //! over the final name, so a reader sees either nothing or a whole entry.
 //! `*.tmp` files found at startup are leftovers of a crash and are deleted.
 //!
+//! The folder is owned by one `DiskStore` at a time: `open` takes an exclusive
+//! advisory lock on `<dir>/.lock` (`File::try_lock`, i.e. `flock` on Unix) and
+//! keeps it until the store is dropped; the operating system releases it when
+//! the process dies, even by `kill -9`. So the `*.tmp` files found at startup
+//! can only be a dead writer's, and the in-memory index is the whole truth
+//! about the folder's size. A second opener gets [`CacheError::InUse`].
+//!
 //! The index (which entries exist, their size, LRU order) lives in memory and
 //! is rebuilt at startup from the folder listing, oldest modification time
 //! first. Reads bump a file's modification time so the order survives restarts.
 
-use std::fs::{self, File};
+use std::fs::{self, File, TryLockError};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -24,6 +31,8 @@ use crate::{lock, CacheError, CacheKey, DiskConfig};
 
 const ENTRY_SUFFIX: &str = ".frag";
 const TEMP_SUFFIX: &str = ".tmp";
+/// Lock file inside the folder; its content is the owner's pid (informative).
+const LOCK_NAME: &str = ".lock";
 
 #[derive(Clone, Copy)]
 struct IndexEntry {
@@ -46,6 +55,8 @@ pub(crate) struct DiskStore {
     index: Mutex<Index>,
     temp_counter: AtomicU64,
     pub(crate) corrupt: AtomicU64,
+    /// Locked for the store's lifetime; closing it releases the folder.
+    _lock: File,
 }
 
 fn entry_name(hash: u128) -> String {
@@ -61,14 +72,15 @@ fn parse_entry_name(name: &str) -> Option<u128> {
 }
 
 impl DiskStore {
-    /// Creates the folder if needed, deletes leftover temp files and indexes
-    /// the entries present (contents are verified lazily, on read).
+    /// Creates the folder if needed, locks it, deletes leftover temp files and
+    /// indexes the entries present (contents are verified lazily, on read).
     pub(crate) fn open(config: &DiskConfig) -> Result<Self, CacheError> {
         let dir = config.dir.clone();
         fs::create_dir_all(&dir).map_err(|source| CacheError::CreateDir {
             path: dir.clone(),
             source,
         })?;
+        let lock_file = lock_folder(&dir)?;
         let read_dir_err = |source| CacheError::ReadDir {
             path: dir.clone(),
             source,
@@ -130,6 +142,7 @@ impl DiskStore {
             }),
             temp_counter: AtomicU64::new(0),
             corrupt: AtomicU64::new(0),
+            _lock: lock_file,
         };
         store.evict_to(&mut index, store.max_bytes); // the budget may have shrunk
         debug!(
@@ -268,6 +281,47 @@ impl DiskStore {
             index.bytes -= entry.size;
             remove_entry_file(&self.path(hash));
         }
+    }
+}
+
+/// Takes the folder's exclusive lock, or says who holds it.
+fn lock_folder(dir: &Path) -> Result<File, CacheError> {
+    let path = dir.join(LOCK_NAME);
+    let lock_err = |source| CacheError::Lock {
+        path: path.clone(),
+        source,
+    };
+    let mut file = File::options()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(lock_err)?;
+    match file.try_lock() {
+        Ok(()) => {
+            // Informative only (named in the other process's warning).
+            let pid = std::process::id().to_string();
+            if let Err(e) = file
+                .set_len(0)
+                .and_then(|()| file.write_all(pid.as_bytes()))
+            {
+                debug!("cannot record the pid in {}: {e}", path.display());
+            }
+            Ok(file)
+        }
+        Err(TryLockError::WouldBlock) => {
+            let mut owner = String::new();
+            let owner_pid = file
+                .read_to_string(&mut owner)
+                .ok()
+                .and_then(|_| owner.trim().parse().ok());
+            Err(CacheError::InUse {
+                path: dir.to_owned(),
+                owner_pid,
+            })
+        }
+        Err(TryLockError::Error(source)) => Err(lock_err(source)),
     }
 }
 

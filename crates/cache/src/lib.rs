@@ -51,6 +51,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use disk::DiskStore;
 use flight::{Flights, Role, Waited};
+use log::warn;
 use memory::MemoryTier;
 
 /// How much the cache may hold.
@@ -67,9 +68,9 @@ pub struct CacheConfig {
 /// Where and how much to store on disk.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DiskConfig {
-    /// Folder owned by this cache (created if missing). Only one
-    /// `FragmentCache` (in one process) should use a folder at a time: on
-    /// startup it deletes `*.tmp` files, which could be another writer's.
+    /// Folder owned by this cache (created if missing). One `FragmentCache`
+    /// at a time owns a folder, enforced by a lock on `<dir>/.lock`; a second
+    /// one (in any process) runs memory-only and says so with a warning.
     pub dir: PathBuf,
     /// Budget for the total size of the entry files, headers included.
     pub max_bytes: u64,
@@ -101,19 +102,39 @@ pub struct CacheStats {
     pub memory_entries: u64,
 }
 
-/// Why a cache could not be created.
+/// Why the disk tier cannot be used. [`FragmentCache::new`] does not fail
+/// for these: it logs a warning and runs memory-only, and
+/// [`FragmentCache::disk_error`] returns the reason.
 #[non_exhaustive]
 #[derive(Debug)]
 pub enum CacheError {
-    /// The cache folder does not exist and cannot be created.
+    /// The cache folder does not exist and cannot be created (a parent is a
+    /// regular file, no permission, read-only file system...). Retrying does
+    /// not help; configure another folder.
     CreateDir {
         path: PathBuf,
         source: std::io::Error,
     },
-    /// The cache folder exists but its contents cannot be listed.
+    /// The cache folder exists but its contents cannot be listed. Retrying
+    /// does not help; fix its permissions or configure another folder.
     ReadDir {
         path: PathBuf,
         source: std::io::Error,
+    },
+    /// The folder's lock file (`path`) cannot be created or locked, e.g. a
+    /// read-only folder or a file system without locks. Retrying does not
+    /// help; configure a folder on a local, writable file system.
+    Lock {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// Another live `FragmentCache` (in this or another process) owns the
+    /// folder. Retrying after it is dropped or its process exits helps;
+    /// otherwise give each process its own folder.
+    InUse {
+        path: PathBuf,
+        /// The owner's process id, if it could be read from the lock file.
+        owner_pid: Option<u32>,
     },
 }
 
@@ -134,6 +155,24 @@ impl fmt::Display for CacheError {
                     path.display()
                 )
             }
+            CacheError::Lock { path, source } => {
+                write!(
+                    f,
+                    "cannot lock the fragment cache folder with {}: {source}",
+                    path.display()
+                )
+            }
+            CacheError::InUse { path, owner_pid } => {
+                write!(
+                    f,
+                    "the fragment cache folder {} is in use by another cache",
+                    path.display()
+                )?;
+                match owner_pid {
+                    Some(pid) => write!(f, " (process {pid})"),
+                    None => Ok(()),
+                }
+            }
         }
     }
 }
@@ -141,9 +180,10 @@ impl fmt::Display for CacheError {
 impl std::error::Error for CacheError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            CacheError::CreateDir { source, .. } | CacheError::ReadDir { source, .. } => {
-                Some(source)
-            }
+            CacheError::CreateDir { source, .. }
+            | CacheError::ReadDir { source, .. }
+            | CacheError::Lock { source, .. } => Some(source),
+            CacheError::InUse { .. } => None,
         }
     }
 }
@@ -170,6 +210,8 @@ pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 pub struct FragmentCache {
     memory: Mutex<MemoryTier>,
     disk: Option<DiskStore>,
+    /// Why the configured disk tier is not in use.
+    disk_error: Option<CacheError>,
     flights: Flights,
     counters: Counters,
 }
@@ -184,17 +226,38 @@ impl fmt::Debug for FragmentCache {
 
 impl FragmentCache {
     /// Creates the cache. With a disk tier, creates its folder if needed,
+    /// locks it (one `FragmentCache` per folder at a time, across processes),
     /// deletes leftover `*.tmp` files from interrupted writes and indexes the
     /// entries present (least recently modified first; contents are checked
-    /// when read). Fails only if the folder cannot be created or listed.
+    /// when read).
+    ///
+    /// If the folder cannot be created, listed or locked, or another cache
+    /// owns it, this logs a warning naming the folder and the reason and
+    /// returns a memory-only cache; [`FragmentCache::disk_error`] tells why.
+    /// It does not fail today; the `Result` leaves room for configuration
+    /// errors.
     pub fn new(config: CacheConfig) -> Result<Self, CacheError> {
-        let disk = config.disk.as_ref().map(DiskStore::open).transpose()?;
+        let (disk, disk_error) = match config.disk.as_ref().map(DiskStore::open) {
+            None => (None, None),
+            Some(Ok(disk)) => (Some(disk), None),
+            Some(Err(e)) => {
+                warn!("{e}; the fragment cache runs in memory only");
+                (None, Some(e))
+            }
+        };
         Ok(FragmentCache {
             memory: Mutex::new(MemoryTier::new(config.memory_bytes)),
             disk,
+            disk_error,
             flights: Flights::default(),
             counters: Counters::default(),
         })
+    }
+
+    /// Why the disk tier given in the config is not in use (the cache then
+    /// runs memory-only), or `None` if it is in use or none was configured.
+    pub fn disk_error(&self) -> Option<&CacheError> {
+        self.disk_error.as_ref()
     }
 
     /// Returns the cached bytes, or runs `compute` exactly once for all

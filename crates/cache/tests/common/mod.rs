@@ -29,11 +29,13 @@ impl TestDir {
         &self.0
     }
 
-    /// Names of the files in the folder, sorted.
+    /// Names of the files in the folder, sorted, except the cache's lock
+    /// file `.lock`.
     pub fn files(&self) -> Vec<String> {
         let mut names: Vec<String> = std::fs::read_dir(&self.0)
             .unwrap()
             .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .filter(|name| name != ".lock")
             .collect();
         names.sort();
         names
@@ -59,16 +61,38 @@ pub fn key(s: &str) -> CacheKey {
     CacheKey(s.to_owned())
 }
 
-/// A cache over `dir` with the given budgets.
+/// A cache over `dir` with the given budgets; panics unless it got the disk
+/// tier (rather than falling back to memory only).
 pub fn open(dir: &TestDir, memory_bytes: usize, disk_bytes: u64) -> FragmentCache {
-    FragmentCache::new(CacheConfig {
+    open_path(dir.path(), memory_bytes, disk_bytes)
+}
+
+/// [`open`] for a plain path.
+pub fn open_path(dir: &Path, memory_bytes: usize, disk_bytes: u64) -> FragmentCache {
+    let cache = FragmentCache::new(CacheConfig {
         memory_bytes,
         disk: Some(DiskConfig {
-            dir: dir.path().to_owned(),
+            dir: dir.to_owned(),
             max_bytes: disk_bytes,
         }),
     })
-    .unwrap()
+    .unwrap();
+    if let Some(e) = cache.disk_error() {
+        panic!("the cache runs without its disk tier: {e}");
+    }
+    cache
+}
+
+/// Total size of the entry files (`*.frag`) in `dir`; files that vanish
+/// while listing are skipped.
+pub fn entries_total(dir: &Path) -> u64 {
+    let mut total = 0;
+    for item in std::fs::read_dir(dir).unwrap().flatten() {
+        if item.file_name().to_string_lossy().ends_with(".frag") {
+            total += item.metadata().map_or(0, |m| m.len());
+        }
+    }
+    total
 }
 
 /// Deterministic pseudo-random payload for a key: the "render" of the tests.
