@@ -18,8 +18,6 @@ use anyhow::Context;
 use sonance_stream::server::Server;
 use sonance_stream::{Access, Catalog, StreamApi};
 
-/// Random bytes in the token (hex in the URL).
-
 /// How the page reaches the stream API.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Transport {
