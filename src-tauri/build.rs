@@ -9,6 +9,7 @@ fn main() {
             "report",
             "startup",
             "open_files",
+            "add_folder",
             "native",
             "media",
         ]));

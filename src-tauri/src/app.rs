@@ -87,6 +87,7 @@ pub fn run(
             crate::commands::report,
             crate::commands::startup,
             crate::commands::open_files,
+            crate::commands::add_folder,
             crate::commands::native,
             crate::commands::media,
         ])

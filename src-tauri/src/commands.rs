@@ -139,6 +139,29 @@ pub async fn open_files(
     Ok(added)
 }
 
+/// The Add folder… button: the system's folder dialog, then the folder joins the library (it is
+/// remembered, scanned in the background and watched). Returns the folder added, if any.
+#[tauri::command]
+pub async fn add_folder(
+    window: WebviewWindow,
+    desktop: State<'_, Desktop>,
+) -> Result<Option<String>, CommandError> {
+    let picked = rfd::AsyncFileDialog::new()
+        .set_title("Add a folder to the library")
+        .set_parent(&window)
+        .pick_folder()
+        .await;
+    let Some(folder) = picked else {
+        return Ok(None);
+    };
+    let path = folder.path().to_path_buf();
+    desktop.add_folder(&path).map_err(|e| CommandError {
+        kind: "bad_parameter",
+        message: e.to_string(),
+    })?;
+    Ok(Some(path.display().to_string()))
+}
+
 /// What the page asks of the native output (when it is the active path).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(tag = "action", rename_all = "camelCase")]

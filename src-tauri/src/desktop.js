@@ -406,6 +406,23 @@
       openButton.hidden = false;
       openButton.addEventListener('click', openFiles);
     }
+    // Adding a folder to the library: the system's folder dialog; the library remembers it,
+    // scans it in the background and watches it.
+    const addFolder = $('add-folder');
+    if (addFolder) {
+      addFolder.hidden = false;
+      addFolder.addEventListener('click', () =>
+        invoke('add_folder')
+          .then((added) => {
+            if (added && page && page.library && typeof page.library.foldersChanged === 'function') page.library.foldersChanged();
+          })
+          .catch((err) => {
+            const alert = $('alert');
+            if (alert) alert.textContent = String((err && err.message) || err);
+            log('add folder failed', err);
+          }),
+      );
+    }
     const empty = $('empty');
     if (empty) empty.textContent = 'No tracks yet. Drop audio files or folders here, or choose Open files… (Ctrl+O).';
     document.addEventListener('keydown', (e) => {

@@ -232,6 +232,13 @@ impl Desktop {
         }
     }
 
+    /// Add a folder to the library: remembered, scanned in the background, watched.
+    pub fn add_folder(&self, path: &std::path::Path) -> sonance_stream::library::Result<()> {
+        let folder = self.library.add_folder(path)?;
+        log::info!("library folder added: {}", folder.path.display());
+        Ok(())
+    }
+
     /// Add files or folders to the library and the queue, and tell the page. With `play`
     /// (files opened with the app), or when nothing plays (files dropped on an idle window),
     /// the first playable one starts. Undecodable files are queued too (the page shows them as

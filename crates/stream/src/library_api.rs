@@ -36,7 +36,25 @@ impl StreamApi {
             (_, ["api", "artists"]) if get => self.lib_json(|l| l.artists()),
             (_, ["api", "genres"]) if get => self.lib_json(|l| l.genres()),
             (_, ["api", "covers", id]) if get => self.cover(id, req),
-            (_, ["api", "library", "folders"]) if get => self.lib_json(|l| l.folders()),
+            (_, ["api", "library", "folders"]) if get => self.lib_json(|l| {
+                // Each folder with how many tracks the library found in it.
+                let folders = l.folders()?;
+                let mut out = Vec::with_capacity(folders.len());
+                for f in folders {
+                    let q = TrackQuery {
+                        folder: Some(f.id),
+                        limit: 1,
+                        ..TrackQuery::default()
+                    };
+                    let count = l.tracks(&q)?.total;
+                    let mut json = serde_json::to_value(&f).unwrap_or_default();
+                    if let Some(obj) = json.as_object_mut() {
+                        obj.insert("track_count".into(), count.into());
+                    }
+                    out.push(json);
+                }
+                Ok(out)
+            }),
             ("POST", ["api", "library", "folders"]) => self.add_folder(req),
             ("DELETE", ["api", "library", "folders", id]) => self.remove_folder(id),
             (_, ["api", "library", "scan"]) if get => self.scan_status(),

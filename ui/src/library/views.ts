@@ -127,6 +127,14 @@ export class Library {
     return this.songs.reload();
   }
 
+  /** A folder was added or removed elsewhere (the desktop's Add folder… dialog): follow
+   * its scan and list again. */
+  foldersChanged(): void {
+    this.poller.poke();
+    void this.reload();
+    if (this.folders.loaded) void this.folders.reload();
+  }
+
   /** The library changed (a scan, files opened): list again; what plays goes on. */
   async reload(): Promise<void> {
     const jobs: Promise<void>[] = [this.songs.reload()];
