@@ -73,7 +73,7 @@ fn a_scan_killed_at_random_moments_leaves_a_usable_database() {
             .total
     };
     let mut partial_seen = false;
-    for i in 0..10 {
+    for i in 0..20 {
         let before = if i < 4 { count() } else { 0 };
         let mut child = Command::new(&exe)
             .args(["--exact", "kill9_child", "--nocapture", "--test-threads=1"])
@@ -127,5 +127,5 @@ fn a_scan_killed_at_random_moments_leaves_a_usable_database() {
     );
     let again = lib.scan(&AtomicBool::new(false), &|_| {}).unwrap();
     assert_eq!(again.unchanged, FILES as u64);
-    eprintln!("10 kills in {:?}", start.elapsed());
+    eprintln!("20 kills in {:?}", start.elapsed());
 }
