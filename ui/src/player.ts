@@ -6,6 +6,7 @@
 import { ApiError, Bridge, formatIntensity, type TrackDetail, type TrackId } from './bridge';
 import { MseSink, mseSupported, SinkError } from './mse';
 import { AudioOutput } from './output';
+import { retagOpusHead } from './webm';
 import {
   BufferPolicy,
   chunkWindow,
@@ -36,6 +37,8 @@ interface Chain {
   detail: TrackDetail | null;
   seg: Segment | null;
   bytes: Uint8Array<ArrayBuffer> | null;
+  /** Its init segments' OpusHead variant (differs from the track before it). */
+  variant: number;
 }
 
 /** One piece of a chunk's body, with the init segment of its key (put in front when the policy says so). */
@@ -165,6 +168,8 @@ export class Player extends EventTarget {
   /** Bumped at a hand-over: SourceBuffer results of the previous track's policy are not the new one's. */
   private gen = 0;
   private advances: PlayerState['advances'] = [];
+  /** Gapless: the OpusHead variant of the current track's init segments (consecutive tracks differ: webm.ts). */
+  private variant = 0;
 
   constructor(
     readonly audio: HTMLAudioElement,
@@ -246,6 +251,7 @@ export class Player extends EventTarget {
     const token = ++this.token;
     this.teardown();
     this.base = 0;
+    this.variant = 0;
     // What follows this track is told again once it is the core's current track.
     this.upcoming = null;
     this.setError(null);
@@ -472,7 +478,7 @@ export class Player extends EventTarget {
 
   private startChain(id: string): void {
     const token = this.token;
-    const chain: Chain = { id, key: this.key, ctrl: new AbortController(), state: 'fetching', detail: null, seg: null, bytes: null };
+    const chain: Chain = { id, key: this.key, ctrl: new AbortController(), state: 'fetching', detail: null, seg: null, bytes: null, variant: this.variant ^ 1 };
     this.chain = chain;
     const { preset, intensity } = parseKey(chain.key);
     const live = () => token === this.token && this.chain === chain && !chain.ctrl.signal.aborted;
@@ -484,7 +490,7 @@ export class Player extends EventTarget {
           throw new Error('not chainable');
         }
         const [init, body] = await Promise.all([
-          this.bridge.initSegment(id, preset, intensity, chain.ctrl.signal),
+          this.bridge.initSegment(id, preset, intensity, chain.ctrl.signal).then((b) => retagOpusHead(b, chain.variant)),
           this.bridge.chunk(id, 0, preset, intensity, chain.ctrl.signal),
         ]);
         if (!live()) return;
@@ -556,8 +562,11 @@ export class Player extends EventTarget {
     this.gen += 1;
     this.chain = null;
     this.eosHeld = false;
+    // What follows the new track is the core's to say (after it heard track_ended).
+    this.upcoming = null;
     this.track = detail;
     this.base = seg.start;
+    this.variant = chain.variant;
     this.inits.clear();
     push(this.advances, { at: performance.now(), from: String(old.id), to: String(detail.id), start: seg.start, currentTime: this.audio.currentTime });
     const grid: TrackGrid = { duration: detail.duration_s, chunkSeconds: detail.chunk_seconds, chunkCount: detail.chunk_count };
@@ -678,7 +687,8 @@ export class Player extends EventTarget {
     let p = this.inits.get(key);
     if (!p) {
       const { preset, intensity } = parseKey(key);
-      p = this.bridge.initSegment(id, preset, intensity);
+      const variant = this.variant;
+      p = this.bridge.initSegment(id, preset, intensity).then((b) => retagOpusHead(b, variant));
       p.catch(() => this.inits.delete(key));
       this.inits.set(key, p);
     }
