@@ -249,3 +249,31 @@ test(
     for (const r of measured) assert.ok(r.db <= MAX_JOIN_DB, `track change at ${r.J.toFixed(4)} s: ${r.db.toFixed(1)} dB > ${MAX_JOIN_DB} dB`);
   },
 );
+
+test('gapless: a queue change that changes the next track breaks the chain; the new next one is chained', { timeout: 90_000 }, async () => {
+  const listed = await waitForLibrary(server.url, 3);
+  const ids = TITLES.map((t) => String(listed.find((x) => x.title === t).id));
+  const { page } = await openApp(browser.context, server.url);
+  await page.waitForFunction(() => window.__sonance.core?.remote === true, null, { timeout: 10_000 });
+  await page.evaluate((tracks) => window.__sonance.core.send({ type: 'play_now', tracks, index: 0 }), ids);
+  // Track 2 is chained (pre-appended) long before track 1 ends (8 s < the 20 s lead).
+  await page.waitForFunction((id) => window.__sonance.state().next?.id === id && window.__sonance.state().next?.state === 'ready', ids[1], { timeout: 20_000, polling: 50 });
+  const t0 = await page.evaluate(() => window.__sonance.player.currentTime);
+  assert.ok(t0 < 7, `chained well before the end (at ${t0.toFixed(2)} s)`);
+  // "Play next" track 3: what follows track 1 changes.
+  await page.evaluate((id) => window.__sonance.core.send({ type: 'play_next', tracks: [id] }), ids[2]);
+  await page.waitForFunction((id) => window.__sonance.state().next?.id === id && window.__sonance.state().next?.state === 'ready', ids[2], { timeout: 20_000, polling: 50 });
+  await page.waitForFunction(() => window.__sonance.state().advances.length >= 1, null, { timeout: 30_000, polling: 50 });
+  const st = await page.evaluate(() => ({ s: window.__sonance.state(), core: window.__sonance.core.state(), events: window.__events.slice() }));
+  console.log(`# removes: ${JSON.stringify(st.s.removes.filter((r) => r.reason === 'chain'))}`);
+  assert.ok(st.s.removes.some((r) => r.reason === 'chain' && Math.abs(r.start - CUTS[1] / RATE) < 1e-6), 'the chained track 2 was removed from the timeline');
+  assert.deepEqual(st.s.advances.map((a) => [a.from, a.to]), [[ids[0], ids[2]]], 'track 1 went on into track 3 on the timeline');
+  await page.waitForFunction((id) => {
+    const c = window.__sonance.core.state();
+    return c.tracks[c.index] === id;
+  }, ids[2], { timeout: 5000 });
+  const p = st.events.find((e) => e.ev === 'playing');
+  assert.deepEqual(st.events.filter((e) => e.ev === 'waiting' && p && e.at > p.at), [], 'no waiting');
+  await page.evaluate(() => window.__sonance.core.send({ type: 'stop' }));
+  await page.close();
+});
