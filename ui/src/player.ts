@@ -168,6 +168,8 @@ export class Player extends EventTarget {
   /** Bumped at a hand-over: SourceBuffer results of the previous track's policy are not the new one's. */
   private gen = 0;
   private advances: PlayerState['advances'] = [];
+  /** Wakes the player right at the crossing into a chained track (ticks come every ~200 ms). */
+  private crossTimer: ReturnType<typeof setTimeout> | null = null;
   /** Gapless: the OpusHead variant of the current track's init segments (consecutive tracks differ: webm.ts). */
   private variant = 0;
 
@@ -462,6 +464,15 @@ export class Player extends EventTarget {
     if (chain?.state === 'ready' && chain.seg && crossed(chain.seg, t)) {
       this.handOver(chain);
       return true;
+    }
+    if (chain?.state === 'ready' && chain.seg && !this.audio.paused && this.crossTimer === null) {
+      const ms = ((chain.seg.start - t) / (this.audio.playbackRate || 1)) * 1000;
+      if (ms < 1000) {
+        this.crossTimer = setTimeout(() => {
+          this.crossTimer = null;
+          this.tick();
+        }, Math.max(0, ms) + 2);
+      }
     }
     if (!chain) {
       if (this.eosHeld && !sink.busy && this.policy.state().eosIssued) {
@@ -774,6 +785,8 @@ export class Player extends EventTarget {
 
   private teardown(): void {
     this.teardownStreaming();
+    if (this.crossTimer !== null) clearTimeout(this.crossTimer);
+    this.crossTimer = null;
     if (this.chain) this.chain.ctrl.abort();
     this.chain = null;
     this.eosHeld = false;
