@@ -163,6 +163,8 @@ export class Player extends EventTarget {
   /** Gapless: what plays after the current track ends by itself (the core says). */
   private upcoming: string | null = null;
   private chain: Chain | null = null;
+  /** The track a chain failed for (not tried again after the current track). */
+  private chainRefused: string | null = null;
   /** The policy's endOfStream was held back because a next track is (being) chained. */
   private eosHeld = false;
   /** Bumped at a hand-over: SourceBuffer results of the previous track's policy are not the new one's. */
@@ -240,6 +242,7 @@ export class Player extends EventTarget {
   setUpcoming(id: string | null): void {
     if (id === this.upcoming) return;
     this.upcoming = id;
+    this.chainRefused = null;
     if (this.chain && this.chain.id !== id) this.breakChain();
     this.gapless();
   }
@@ -256,6 +259,7 @@ export class Player extends EventTarget {
     this.variant = 0;
     // What follows this track is told again once it is the core's current track.
     this.upcoming = null;
+    this.chainRefused = null;
     this.setError(null);
     this.track = null;
     this.changed();
@@ -480,7 +484,8 @@ export class Player extends EventTarget {
         sink.endOfStream();
       }
       const complete = this.policy.settled() && covers(this.bufferedRanges(), Math.min(this.currentTime, seg.duration), seg.duration, 0.01);
-      if (shouldPrefetchNext(seg, t, this.upcoming, complete) && this.policy.state().phase !== 'error') this.startChain(this.upcoming!);
+      const next = this.upcoming !== this.chainRefused ? this.upcoming : null;
+      if (shouldPrefetchNext(seg, t, next, complete) && this.policy.state().phase !== 'error') this.startChain(next!);
     } else if (chain.state === 'fetched' && this.policy.settled()) {
       this.appendChain(chain);
     }
@@ -519,6 +524,7 @@ export class Player extends EventTarget {
         // Not chained: the track ends as before (endOfStream, 'ended', a fresh load).
         if (live()) {
           this.chain = null;
+          this.chainRefused = id;
           this.changed();
         }
       }
@@ -542,6 +548,7 @@ export class Player extends EventTarget {
       () => {
         if (this.chain !== chain) return;
         this.breakChain();
+        this.chainRefused = chain.id;
       },
     );
   }
@@ -575,6 +582,7 @@ export class Player extends EventTarget {
     this.eosHeld = false;
     // What follows the new track is the core's to say (after it heard track_ended).
     this.upcoming = null;
+    this.chainRefused = null;
     this.track = detail;
     this.base = seg.start;
     this.variant = chain.variant;
