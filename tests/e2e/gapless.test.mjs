@@ -277,3 +277,29 @@ test('gapless: a queue change that changes the next track breaks the chain; the 
   await page.evaluate(() => window.__sonance.core.send({ type: 'stop' }));
   await page.close();
 });
+
+test('gapless: repeat one chains the same track again on the timeline', { timeout: 60_000 }, async () => {
+  const listed = await waitForLibrary(server.url, 3);
+  const id = String(listed.find((x) => x.title === TITLES[2]).id);
+  const { page } = await openApp(browser.context, server.url);
+  await page.waitForFunction(() => window.__sonance.core?.remote === true, null, { timeout: 10_000 });
+  await page.evaluate(async (tid) => {
+    await window.__sonance.core.send({ type: 'set_repeat', mode: 'one' });
+    await window.__sonance.core.send({ type: 'play_now', tracks: [tid], index: 0 });
+  }, id);
+  await page.waitForFunction(() => window.__sonance.state().advances.length >= 1, null, { timeout: 30_000, polling: 50 });
+  await page.waitForFunction(() => window.__sonance.player.currentTime > 0.5, null, { timeout: 10_000, polling: 50 });
+  const st = await page.evaluate(() => ({ s: window.__sonance.state(), core: window.__sonance.core.state(), events: window.__events.slice() }));
+  await page.evaluate(async () => {
+    await window.__sonance.core.send({ type: 'set_repeat', mode: 'off' });
+    await window.__sonance.core.send({ type: 'stop' });
+  });
+  assert.deepEqual(st.s.advances.map((a) => [a.from, a.to]), [[id, id]]);
+  assert.ok(Math.abs(st.s.base - (CUTS[3] - CUTS[2]) / RATE) < 1e-6, `the second pass starts where the first ended (${st.s.base})`);
+  assert.equal(st.core.tracks[st.core.index], id);
+  assert.equal(st.core.status, 'playing');
+  const p = st.events.find((e) => e.ev === 'playing');
+  assert.deepEqual(st.events.filter((e) => e.ev === 'waiting' && p && e.at > p.at), [], 'no waiting');
+  assert.equal(st.events.filter((e) => e.ev === 'ended').length, 0, 'no end, no reload');
+  await page.close();
+});
