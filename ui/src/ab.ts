@@ -97,10 +97,11 @@ export class AbSwitch {
     });
     a.addEventListener('pause', () => this.deck?.player.pause());
     a.addEventListener('seeking', () => {
-      const own = this.ownSeekTo !== null && Math.abs(a.currentTime - this.ownSeekTo) < 0.05;
+      // Track time, not the element's (gapless: a track may start later on the timeline).
+      const own = this.ownSeekTo !== null && Math.abs(main.currentTime - this.ownSeekTo) < 0.05;
       this.ownSeekTo = null;
       if (own) return;
-      if (this.deck?.player.track) this.deck.player.seek(a.currentTime);
+      if (this.deck?.player.track) this.deck.player.seek(main.currentTime);
     });
   }
 
@@ -177,9 +178,9 @@ export class AbSwitch {
     const a = this.main.audio;
     const b = this.deck.player.audio;
     if (a.seeking || b.seeking || a.paused !== b.paused) return false;
-    const t = b.currentTime;
+    const t = this.deck.player.currentTime;
     if (!this.deck.player.bufferedRanges().some(([start, end]) => start <= t + 0.01 && end >= t + 0.2)) return false;
-    return Math.abs(t - a.currentTime) <= OUT_OF_STEP_S;
+    return Math.abs(t - this.main.currentTime) <= OUT_OF_STEP_S;
   }
 
   /** Who is heard, and what the main player renders. */
@@ -222,7 +223,7 @@ export class AbSwitch {
       const a = this.main.audio;
       b.preset = abChoice(this.chosen);
       b.intensity = this.main.intensity;
-      void b.load(t.id, { autoplay: !a.paused, position: a.currentTime }).finally(() => {
+      void b.load(t.id, { autoplay: !a.paused, position: this.main.currentTime }).finally(() => {
         this.loading = false;
       });
       this.apply();
@@ -238,17 +239,20 @@ export class AbSwitch {
     // The silent one follows the heard one.
     const deckHeard = !this.mainOut.isAudible;
     const [lead, lag] = deckHeard ? [b.audio, a] : [a, b.audio];
+    // Track times (gapless: the main element's timeline may hold earlier tracks).
+    const timeOf = (el: typeof a) => (el === a ? this.main.currentTime : b.currentTime);
     if (lead.seeking || lag.seeking || !this.matches()) this.locked = false;
     if (!lead.paused && !lag.paused && !lead.seeking && !lag.seeking) {
-      const d = lag.currentTime - lead.currentTime;
+      const leadT = timeOf(lead);
+      const d = timeOf(lag) - leadT;
       if (Math.abs(d) <= IN_STEP_S) this.locked = this.matches();
       else if (Math.abs(d) > OUT_OF_STEP_S) this.locked = false;
       if (Math.abs(d) > JUMP_S) {
         if (lag === a) {
-          this.ownSeekTo = lead.currentTime;
-          this.main.seek(lead.currentTime);
+          this.ownSeekTo = leadT;
+          this.main.seek(leadT);
         } else {
-          b.seek(lead.currentTime);
+          b.seek(leadT);
         }
       } else {
         // Catch up over about half a second.

@@ -88,11 +88,16 @@ export class MseSink {
     return this.current !== null || this.queue.length > 0;
   }
 
-  /** Append one fragment with the window [start, end); `reset` calls abort() first. */
-  append(data: BufferSource, windowStart: number, windowEnd: number, reset: boolean): Promise<void> {
+  /**
+   * Append one fragment with the window [start, end); `reset` calls abort() first.
+   * `offset` is the SourceBuffer's timestampOffset for it (gapless: where its track starts
+   * on the timeline; set before the window, while the SourceBuffer is idle).
+   */
+  append(data: BufferSource, windowStart: number, windowEnd: number, reset: boolean, offset = 0): Promise<void> {
     return this.enqueue(() => {
       const sb = this.sb!;
       if (reset && this.mediaSource.readyState === 'open') sb.abort(); // resets the window too
+      if (sb.timestampOffset !== offset) sb.timestampOffset = offset;
       setWindow(sb, windowStart, windowEnd);
       sb.appendBuffer(data);
     });

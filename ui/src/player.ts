@@ -6,7 +6,40 @@
 import { ApiError, Bridge, formatIntensity, type TrackDetail, type TrackId } from './bridge';
 import { MseSink, mseSupported, SinkError } from './mse';
 import { AudioOutput } from './output';
-import { BufferPolicy, type Action, type ChunkRequest, type Phase, type Range, type Snapshot, type TrackGrid } from './policy';
+import { retagOpusHead } from './webm';
+import {
+  BufferPolicy,
+  chunkWindow,
+  covers,
+  crossed,
+  follow,
+  shiftRanges,
+  shouldPrefetchNext,
+  type Action,
+  type ChunkRequest,
+  type Phase,
+  type Range,
+  type Segment,
+  type Snapshot,
+  type TrackGrid,
+} from './policy';
+
+/**
+ * Gapless: the next track on the same timeline. Its init segment + chunk 0 are fetched
+ * ~20 s before the current track's end and appended once the current track's own chunks
+ * are all in; at the crossing the policy is handed over to it.
+ */
+interface Chain {
+  id: string;
+  key: string;
+  ctrl: AbortController;
+  state: 'fetching' | 'fetched' | 'appending' | 'ready';
+  detail: TrackDetail | null;
+  seg: Segment | null;
+  bytes: Uint8Array<ArrayBuffer> | null;
+  /** Its init segments' OpusHead variant (differs from the track before it). */
+  variant: number;
+}
 
 /** One piece of a chunk's body, with the init segment of its key (put in front when the policy says so). */
 interface Payload {
@@ -56,6 +89,12 @@ export interface PlayerState {
   error: string | null;
   webAudio: boolean;
   goalAhead: number;
+  /** Gapless: where the current track starts on the media timeline. */
+  base: number;
+  /** Gapless: the track that follows, as far as it got. */
+  next: { id: string; state: Chain['state']; start: number | null } | null;
+  /** Gapless: track changes made on the timeline (no reload). */
+  advances: { at: number; from: string; to: string; start: number; currentTime: number }[];
 }
 
 const LOG_MAX = 400;
@@ -119,6 +158,22 @@ export class Player extends EventTarget {
   private drops: PlayerState['drops'] = [];
   private fetches: PlayerState['fetches'] = [];
   private removes: PlayerState['removes'] = [];
+  /** Gapless: where the current track starts on the media timeline (T_j). */
+  private base = 0;
+  /** Gapless: what plays after the current track ends by itself (the core says). */
+  private upcoming: string | null = null;
+  private chain: Chain | null = null;
+  /** The track a chain failed for (not tried again after the current track). */
+  private chainRefused: string | null = null;
+  /** The policy's endOfStream was held back because a next track is (being) chained. */
+  private eosHeld = false;
+  /** Bumped at a hand-over: SourceBuffer results of the previous track's policy are not the new one's. */
+  private gen = 0;
+  private advances: PlayerState['advances'] = [];
+  /** Wakes the player right at the crossing into a chained track (ticks come every ~200 ms). */
+  private crossTimer: ReturnType<typeof setTimeout> | null = null;
+  /** Gapless: the OpusHead variant of the current track's init segments (consecutive tracks differ: webm.ts). */
+  private variant = 0;
 
   constructor(
     readonly audio: HTMLAudioElement,
@@ -175,8 +230,21 @@ export class Player extends EventTarget {
     return this.track?.duration_s ?? 0;
   }
 
+  /** The current track's time (the media timeline minus where the track starts on it). */
   get currentTime(): number {
-    return this.audio.currentTime || 0;
+    return (this.audio.currentTime || 0) - this.base;
+  }
+
+  /**
+   * Gapless: the track that plays when the current one ends by itself (null: none known).
+   * A different track than the one chained breaks the chain (its media is removed).
+   */
+  setUpcoming(id: string | null): void {
+    if (id === this.upcoming) return;
+    this.upcoming = id;
+    this.chainRefused = null;
+    if (this.chain && this.chain.id !== id) this.breakChain();
+    this.gapless();
   }
 
   get error(): string | null {
@@ -187,6 +255,11 @@ export class Player extends EventTarget {
   async load(id: TrackId, opts: { autoplay?: boolean; position?: number } = {}): Promise<void> {
     const token = ++this.token;
     this.teardown();
+    this.base = 0;
+    this.variant = 0;
+    // What follows this track is told again once it is the core's current track.
+    this.upcoming = null;
+    this.chainRefused = null;
     this.setError(null);
     this.track = null;
     this.changed();
@@ -221,7 +294,7 @@ export class Player extends EventTarget {
     if (token !== this.token) return;
     const grid: TrackGrid = { duration: detail.duration_s, chunkSeconds: detail.chunk_seconds, chunkCount: detail.chunk_count };
     const position = Math.max(0, Math.min(opts.position ?? 0, detail.duration_s));
-    if (position > 0) this.audio.currentTime = position;
+    if (position > 0) this.audio.currentTime = this.base + position;
     this.exec(this.policy.start(grid, this.key, position, this.snapshot()));
     this.tickTimer = setInterval(() => this.tick(), TICK_MS);
     if (this.mediaSession) this.setMediaSession(detail);
@@ -274,7 +347,7 @@ export class Player extends EventTarget {
     this.output.fadeOut();
     this.faded = true;
     const actions = this.policy.seek(target, this.snapshot());
-    this.audio.currentTime = target;
+    this.audio.currentTime = this.base + target;
     this.exec(actions);
     this.changed();
   }
@@ -282,6 +355,8 @@ export class Player extends EventTarget {
   setPreset(preset: string, intensity = this.intensity): void {
     this.preset = preset;
     this.intensity = Math.max(0, Math.min(1, intensity));
+    // The chained track's media is of the old key: chain it again with the new one.
+    if (this.chain && this.chain.key !== this.key) this.breakChain();
     if (this.track && this.sink) this.exec(this.policy.setKey(this.key, this.snapshot()));
     this.changed();
   }
@@ -290,8 +365,9 @@ export class Player extends EventTarget {
     this.setPreset(this.preset, x);
   }
 
+  /** Buffered ranges in the current track's time (other tracks' media lie outside [0, duration)). */
   bufferedRanges(): Range[] {
-    return this.sink?.buffered() ?? [];
+    return shiftRanges(this.sink?.buffered() ?? [], -this.base);
   }
 
   processedRanges(): Range[] {
@@ -323,6 +399,9 @@ export class Player extends EventTarget {
       error: this.lastError,
       webAudio: this.output.webAudio,
       goalAhead: ps.goalAhead,
+      base: this.base,
+      next: this.chain ? { id: this.chain.id, state: this.chain.state, start: this.chain.seg?.start ?? null } : null,
+      advances: [...this.advances],
     };
   }
 
@@ -356,13 +435,164 @@ export class Player extends EventTarget {
     this.fadePoll = null;
   }
 
+  /** The element as the policy sees it: in the current track's time. */
   private snapshot(): Snapshot {
     return { now: performance.now(), currentTime: this.currentTime, buffered: this.bufferedRanges() };
   }
 
   private tick(): void {
     if (!this.sink || !this.track) return;
+    if (this.gapless()) return;
     this.exec(this.policy.tick(this.snapshot()));
+  }
+
+  /** The current track's segment on the timeline. */
+  private segment(): Segment | null {
+    const t = this.track;
+    if (!t) return null;
+    return { id: String(t.id), start: this.base, duration: t.duration_s, chunkSeconds: t.chunk_seconds, chunkCount: t.chunk_count };
+  }
+
+  /**
+   * Gapless bookkeeping (on every tick): start chaining the next track, append it when the
+   * SourceBuffer is free of the current track's chunks, hand over at the crossing, and give
+   * the held-back end of stream when no chain is left. True when it handed over (it ran the
+   * new track's policy already).
+   */
+  private gapless(): boolean {
+    const sink = this.sink;
+    const seg = this.segment();
+    if (!sink || !seg) return false;
+    const t = this.audio.currentTime || 0;
+    const chain = this.chain;
+    if (chain?.state === 'ready' && chain.seg && crossed(chain.seg, t)) {
+      this.handOver(chain);
+      return true;
+    }
+    if (chain?.state === 'ready' && chain.seg && !this.audio.paused && this.crossTimer === null) {
+      const ms = ((chain.seg.start - t) / (this.audio.playbackRate || 1)) * 1000;
+      if (ms < 1000) {
+        this.crossTimer = setTimeout(() => {
+          this.crossTimer = null;
+          this.tick();
+        }, Math.max(0, ms) + 2);
+      }
+    }
+    if (!chain) {
+      if (this.eosHeld && !sink.busy && this.policy.state().eosIssued) {
+        this.eosHeld = false;
+        sink.endOfStream();
+      }
+      const complete = this.policy.settled() && covers(this.bufferedRanges(), Math.min(this.currentTime, seg.duration), seg.duration, 0.01);
+      const next = this.upcoming !== this.chainRefused ? this.upcoming : null;
+      if (shouldPrefetchNext(seg, t, next, complete) && this.policy.state().phase !== 'error') this.startChain(next!);
+    } else if (chain.state === 'fetched' && this.policy.settled()) {
+      this.appendChain(chain);
+    }
+    return false;
+  }
+
+  private startChain(id: string): void {
+    const token = this.token;
+    const chain: Chain = { id, key: this.key, ctrl: new AbortController(), state: 'fetching', detail: null, seg: null, bytes: null, variant: this.variant ^ 1 };
+    this.chain = chain;
+    const { preset, intensity } = parseKey(chain.key);
+    const live = () => token === this.token && this.chain === chain && !chain.ctrl.signal.aborted;
+    void (async () => {
+      try {
+        const detail = await this.bridge.track(id, chain.ctrl.signal);
+        if (!live()) return;
+        if (detail.mime !== this.track?.mime || !(detail.duration_s > 0) || !(detail.chunk_count > 0) || !(detail.chunk_seconds > 0)) {
+          throw new Error('not chainable');
+        }
+        const [init, body] = await Promise.all([
+          this.bridge.initSegment(id, preset, intensity, chain.ctrl.signal).then((b) => retagOpusHead(b, chain.variant)),
+          this.bridge.chunk(id, 0, preset, intensity, chain.ctrl.signal),
+        ]);
+        if (!live()) return;
+        const seg = this.segment()!;
+        chain.detail = detail;
+        chain.seg = follow(seg, id, { duration: detail.duration_s, chunkSeconds: detail.chunk_seconds, chunkCount: detail.chunk_count });
+        const bytes = new Uint8Array(init.byteLength + body.byteLength);
+        bytes.set(new Uint8Array(init), 0);
+        bytes.set(new Uint8Array(body), init.byteLength);
+        chain.bytes = bytes;
+        chain.state = 'fetched';
+        this.changed();
+        if (this.policy.settled()) this.appendChain(chain);
+      } catch {
+        // Not chained: the track ends as before (endOfStream, 'ended', a fresh load).
+        if (live()) {
+          this.chain = null;
+          this.chainRefused = id;
+          this.changed();
+        }
+      }
+    })();
+  }
+
+  private appendChain(chain: Chain): void {
+    const sink = this.sink;
+    if (!sink || !chain.seg || !chain.bytes) return;
+    chain.state = 'appending';
+    const [ws, we] = chainWindow(chain.seg);
+    const bytes = chain.bytes;
+    chain.bytes = null;
+    sink.append(bytes, ws, we, false, chain.seg.start).then(
+      () => {
+        if (this.chain !== chain) return;
+        chain.state = 'ready';
+        this.changed();
+        this.gapless();
+      },
+      () => {
+        if (this.chain !== chain) return;
+        this.breakChain();
+        this.chainRefused = chain.id;
+      },
+    );
+  }
+
+  /** Forget the chained track (and remove its media from the timeline). */
+  private breakChain(): void {
+    const chain = this.chain;
+    if (!chain) return;
+    this.chain = null;
+    chain.ctrl.abort();
+    const sink = this.sink;
+    if (sink && chain.seg && (chain.state === 'appending' || chain.state === 'ready')) {
+      const start = chain.seg.start;
+      push(this.removes, { at: performance.now(), start, end: Infinity, reason: 'chain' });
+      sink.remove(start, Infinity).then(
+        () => this.gapless(),
+        () => {},
+      );
+    }
+    this.changed();
+  }
+
+  /** The playhead crossed into the chained track: it becomes the current one, no reload. */
+  private handOver(chain: Chain): void {
+    const old = this.track!;
+    const detail = chain.detail!;
+    const seg = chain.seg!;
+    this.exec(this.policy.stop());
+    this.gen += 1;
+    this.chain = null;
+    this.eosHeld = false;
+    // What follows the new track is the core's to say (after it heard track_ended).
+    this.upcoming = null;
+    this.chainRefused = null;
+    this.track = detail;
+    this.base = seg.start;
+    this.variant = chain.variant;
+    this.inits.clear();
+    push(this.advances, { at: performance.now(), from: String(old.id), to: String(detail.id), start: seg.start, currentTime: this.audio.currentTime });
+    const grid: TrackGrid = { duration: detail.duration_s, chunkSeconds: detail.chunk_seconds, chunkCount: detail.chunk_count };
+    this.exec(this.policy.adopt(grid, chain.key, [0], this.snapshot()));
+    if (this.mediaSession) this.setMediaSession(detail);
+    this.dispatchEvent(new CustomEvent('advance', { detail: { from: String(old.id), to: String(detail.id) } }));
+    this.changed();
   }
 
   private exec(actions: Action<Payload>[]): void {
@@ -391,18 +621,25 @@ export class Player extends EventTarget {
         case 'remove': {
           const sink = this.sink;
           if (!sink) break;
-          push(this.removes, { at: performance.now(), start: a.start, end: a.end, reason: a.reason });
-          sink.remove(a.start, a.end).then(
-            () => this.sinkDone(sink),
-            (e) => this.sinkFailed(sink, e),
+          const gen = this.gen;
+          // Track time → media time (the start may lie in the previous track: that is trimmed too).
+          const start = Math.max(0, a.start + this.base);
+          const end = a.end + this.base;
+          push(this.removes, { at: performance.now(), start, end, reason: a.reason });
+          sink.remove(start, end).then(
+            () => this.sinkDone(sink, gen),
+            (e) => this.sinkFailed(sink, e, gen),
           );
           break;
         }
         case 'endOfStream': {
           const sink = this.sink;
           if (!sink) break;
-          sink.endOfStream();
-          queueMicrotask(() => this.sinkDone(sink));
+          const gen = this.gen;
+          // A chained track follows: the stream does not end here (it ends after the last track).
+          if (this.chain) this.eosHeld = true;
+          else sink.endOfStream();
+          queueMicrotask(() => this.sinkDone(sink, gen));
           break;
         }
         case 'wake': {
@@ -469,7 +706,8 @@ export class Player extends EventTarget {
     let p = this.inits.get(key);
     if (!p) {
       const { preset, intensity } = parseKey(key);
-      p = this.bridge.initSegment(id, preset, intensity);
+      const variant = this.variant;
+      p = this.bridge.initSegment(id, preset, intensity).then((b) => retagOpusHead(b, variant));
       p.catch(() => this.inits.delete(key));
       this.inits.set(key, p);
     }
@@ -496,22 +734,24 @@ export class Player extends EventTarget {
       pieces: a.pieces.length,
       bytes: bytes.byteLength,
     });
-    sink.append(bytes, a.windowStart, a.windowEnd, a.reset).then(
+    const gen = this.gen;
+    const base = this.base;
+    sink.append(bytes, base + a.windowStart, base + a.windowEnd, a.reset, base).then(
       () => {
         this.appendedOnce = true;
-        this.sinkDone(sink);
+        this.sinkDone(sink, gen);
       },
-      (e) => this.sinkFailed(sink, e),
+      (e) => this.sinkFailed(sink, e, gen),
     );
   }
 
-  private sinkDone(sink: MseSink): void {
-    if (sink !== this.sink) return;
+  private sinkDone(sink: MseSink, gen: number): void {
+    if (sink !== this.sink || gen !== this.gen) return;
     this.exec(this.policy.sbDone(this.snapshot()));
   }
 
-  private sinkFailed(sink: MseSink, e: unknown): void {
-    if (sink !== this.sink) return;
+  private sinkFailed(sink: MseSink, e: unknown, gen: number): void {
+    if (sink !== this.sink || gen !== this.gen) return;
     const quota = e instanceof SinkError && e.quota;
     this.exec(this.policy.sbFailed({ quota, message: messageOf(e) }, this.snapshot()));
   }
@@ -553,6 +793,12 @@ export class Player extends EventTarget {
 
   private teardown(): void {
     this.teardownStreaming();
+    if (this.crossTimer !== null) clearTimeout(this.crossTimer);
+    this.crossTimer = null;
+    if (this.chain) this.chain.ctrl.abort();
+    this.chain = null;
+    this.eosHeld = false;
+    this.gen += 1;
     for (const c of this.controllers.values()) c.ctrl.abort();
     this.controllers.clear();
     if (this.tickTimer !== null) clearInterval(this.tickTimer);
@@ -598,4 +844,9 @@ export function presetMessage(preset: string, serverMessage: string): string {
   const sentence = m && !/[.!?]$/.test(m) ? `${m}.` : m;
   if (sentence.includes(preset)) return sentence;
   return sentence ? `The preset “${preset}” is not available: ${sentence}` : `The preset “${preset}” is not available.`;
+}
+
+/** The append window of a chained track's chunk 0, in media time. */
+function chainWindow(seg: Segment): Range {
+  return chunkWindow(seg, 0);
 }

@@ -431,3 +431,69 @@ describe('the page’s own core (no core on the server)', () => {
     expect(c.state()).toMatchObject({ tracks: [], index: null, status: 'stopped' });
   });
 });
+
+describe('gapless: the follower and a chained track', () => {
+  class ChainPlayer extends FakePlayer {
+    upcoming: (string | null)[] = [];
+    setUpcoming(id: string | null): void {
+      if (this.upcoming.at(-1) !== id) this.upcoming.push(id);
+    }
+    /** The player crossed into the chained track on its timeline. */
+    advance(to: string): void {
+      const from = String(this.track!.id);
+      this.track = { id: to };
+      this.currentTime = 0.1;
+      this.dispatchEvent(new CustomEvent('advance', { detail: { from, to } }));
+    }
+  }
+
+  it('hints the upcoming track, reports track_ended at the crossing and does not reload on the answer', async () => {
+    const core = new FakeCore(state({ tracks: ['a', 'b', 'c'], index: 0, status: 'paused' }));
+    const p = new ChainPlayer();
+    const f = new CoreFollower(core, p);
+    f.start();
+    await settle();
+    expect(p.calls).toEqual(['load a paused @0']);
+    expect(p.upcoming.at(-1)).toBe('b');
+    core.emit({ type: 'status_changed', status: 'playing' });
+    p.advance('b');
+    expect(core.sent).toContainEqual({ type: 'track_ended', track: 'a' });
+    // Until the core answers, nothing is hinted from its (stale) state.
+    expect(p.upcoming.at(-1)).toBe('b');
+    core.emit({ type: 'track_changed', track: 'b', index: 1, start_at_s: 0 });
+    await settle();
+    expect(p.calls.filter((c) => c.startsWith('load'))).toEqual(['load a paused @0']);
+    expect(p.upcoming.at(-1)).toBe('c');
+    // A queue change that changes what follows is passed on (the player breaks its chain).
+    core.emit({ type: 'queue_changed', tracks: ['a', 'b', 'z', 'c'], index: 1, shuffle: false, repeat: 'off' });
+    expect(p.upcoming.at(-1)).toBe('z');
+    // At the last track, nothing follows with repeat off; the first with repeat all.
+    p.advance('z');
+    core.emit({ type: 'track_changed', track: 'z', index: 2, start_at_s: 0 });
+    p.advance('c');
+    core.emit({ type: 'track_changed', track: 'c', index: 3, start_at_s: 0 });
+    expect(p.upcoming.at(-1)).toBe(null);
+    core.emit({ type: 'queue_changed', tracks: ['a', 'b', 'z', 'c'], index: 3, shuffle: false, repeat: 'all' });
+    expect(p.upcoming.at(-1)).toBe('a');
+    expect(p.calls.filter((c) => c.startsWith('load'))).toEqual(['load a paused @0']);
+    f.stop();
+  });
+
+  it('a user action that changes the track loads it fresh (the chain is not used)', async () => {
+    const core = new FakeCore(state({ tracks: ['a', 'b', 'c'], index: 0, status: 'playing' }));
+    const p = new ChainPlayer();
+    const f = new CoreFollower(core, p);
+    f.start();
+    await settle();
+    core.emit({ type: 'status_changed', status: 'paused' });
+    core.emit({ type: 'status_changed', status: 'playing' });
+    // Next: the core changes the track without an advance from the player.
+    core.emit({ type: 'track_changed', track: 'b', index: 1, start_at_s: 0 });
+    // While it loads, nothing is chained.
+    expect(p.upcoming.at(-1)).toBe(null);
+    await settle();
+    expect(p.calls.filter((c) => c.startsWith('load'))).toEqual(['load a paused @0', 'load b play @0']);
+    expect(p.upcoming.at(-1)).toBe('c');
+    f.stop();
+  });
+});

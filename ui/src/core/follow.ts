@@ -5,6 +5,7 @@
  * `track_changed` for it does not load it again (TrackFollower).
  */
 import type { Core } from './client';
+import { upcomingTrack } from '../policy/timeline';
 import { currentTrack, TrackFollower, type Event, type PlayerState } from './model';
 
 /** What the follower needs of the MSE player (player.ts), so it can be tested without MSE. */
@@ -17,6 +18,8 @@ export interface OutputPlayer extends EventTarget {
   play(): Promise<void>;
   pause(): void;
   seek(t: number): void;
+  /** Gapless: the track that plays when the current one ends by itself (null: none). */
+  setUpcoming?(id: string | null): void;
 }
 
 export const POSITION_EVERY_MS = 1000;
@@ -44,6 +47,13 @@ export class CoreFollower {
     player.addEventListener('ended', () => {
       const id = this.playingId();
       if (id !== null) void core.send({ type: 'track_ended', track: id });
+    });
+    // Gapless: the player went on into the chained track on the same timeline. The core
+    // hears that the track ended; its track_changed for the next one must not reload it.
+    player.addEventListener('advance', (e) => {
+      const { from, to } = (e as CustomEvent<{ from: string; to: string }>).detail;
+      this.tracks.optimistic(to);
+      void core.send({ type: 'track_ended', track: from });
     });
     player.addEventListener('failure', (e) => {
       const id = this.playingId() ?? this.tracks.loaded;
@@ -98,7 +108,24 @@ export class CoreFollower {
     return this.holdPaused && s.status === 'playing' ? 'paused' : s.status;
   }
 
+  /**
+   * Tell the player what follows the track it plays (the core's upcoming track), only while
+   * it plays the core's current track and no answer from the core is awaited.
+   */
+  private hint(): void {
+    if (!this.player.setUpcoming) return;
+    const s = this.core.state();
+    const id = this.playingId();
+    const mine = id !== null && id === currentTrack(s) && !this.awaitingCore && this.loading === 0;
+    this.player.setUpcoming(mine ? upcomingTrack(s) : null);
+  }
+
   private onEvent(e: Event): void {
+    this.handle(e);
+    this.hint();
+  }
+
+  private handle(e: Event): void {
     const s = this.core.state();
     if (e.type === 'status_changed') this.holdPaused = false;
     switch (e.type) {
@@ -123,6 +150,11 @@ export class CoreFollower {
   }
 
   private onState(s: PlayerState): void {
+    this.follow(s);
+    this.hint();
+  }
+
+  private follow(s: PlayerState): void {
     const id = currentTrack(s);
     const d = this.tracks.stateArrived(id);
     if (d === 'load' && id !== null) void this.load(id, this.status(s) === 'playing', s.position_s);
@@ -145,6 +177,7 @@ export class CoreFollower {
       this.loading--;
     }
     if (this.loading > 0 || this.tracks.loaded !== id) return;
+    this.hint();
     if (this.pendingSeek !== null) {
       const t = this.pendingSeek;
       this.pendingSeek = null;

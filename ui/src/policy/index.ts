@@ -35,10 +35,12 @@
  * - config.ts  the knobs and their defaults, retry back-off
  * - types.ts   snapshot, requests, actions, state (the vocabulary)
  * - jobs.ts    Job: one chunk from its fetch until its last piece is appended
+ * - timeline.ts gapless: tracks one after another on one MediaSource timeline (pure)
  * - machine.ts BufferPolicy: the state machine itself (events → actions)
  */
 export * from './grid';
 export * from './config';
 export * from './types';
+export * from './timeline';
 export { BufferPolicy } from './machine';
 export type { Placement } from './jobs';

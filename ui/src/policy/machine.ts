@@ -117,6 +117,47 @@ export class BufferPolicy<D> {
 
   /** A new track (fresh MediaSource). Playback will begin at `position`. */
   start(grid: TrackGrid, key: string, position: number, snap: Snapshot): Action<D>[] {
+    const out = this.reset(grid, key);
+    const target = this.clampTime(position);
+    this.pendingSeek = target;
+    this.loading = true;
+    out.push(this.newFetch(chunkAt(grid, target), 'start', target));
+    return out.concat(this.run(snap));
+  }
+
+  /**
+   * Gapless: the track that follows on the same timeline, whose chunks `done` (of `key`)
+   * the player already appended (the next-track pre-append). Playback goes on; nothing
+   * is fetched again, nothing is cleared. The init segment goes in front of the next
+   * append (initKey is reset).
+   */
+  adopt(grid: TrackGrid, key: string, done: readonly number[], snap: Snapshot): Action<D>[] {
+    const out = this.reset(grid, key);
+    for (const n of done) if (n >= 0 && n < grid.chunkCount) this.fetched.add(n);
+    this.pendingSeek = null;
+    this.loading = false;
+    this.phase = 'streaming';
+    return out.concat(this.run(snap));
+  }
+
+  /**
+   * Nothing of this track is on its way or half-appended (no job, retry, queued operation,
+   * pending seek or switch): another track's fragment may go into the SourceBuffer now.
+   */
+  settled(): boolean {
+    return (
+      this.grid !== null &&
+      this.phase !== 'error' &&
+      this.jobs.size === 0 &&
+      this.open === null &&
+      this.retryQueue.length === 0 &&
+      this.sbOps.length === 0 &&
+      this.pendingSeek === null &&
+      this.switchFrom === null
+    );
+  }
+
+  private reset(grid: TrackGrid, key: string): Action<D>[] {
     const out: Action<D>[] = [];
     this.epoch += 1;
     out.push({ type: 'cancel', before: this.epoch });
@@ -137,11 +178,7 @@ export class BufferPolicy<D> {
     this.goalAhead = this.cfg.goalAhead;
     this.keepBehind = this.cfg.keepBehind;
     this.fetched.clear();
-    const target = this.clampTime(position);
-    this.pendingSeek = target;
-    this.loading = true;
-    out.push(this.newFetch(chunkAt(grid, target), 'start', target));
-    return out.concat(this.run(snap));
+    return out;
   }
 
   /** Forget the track (player stopped or switched tracks). */
