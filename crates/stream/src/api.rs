@@ -239,7 +239,7 @@ pub struct StreamApi {
     pub(crate) catalog: Arc<Catalog>,
     pub(crate) player: Option<Arc<crate::player_api::PlayerHost>>,
     ui: HashMap<String, (String, Arc<[u8]>)>,
-    access: Access,
+    pub(crate) access: Access,
 }
 
 impl StreamApi {

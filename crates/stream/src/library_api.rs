@@ -8,7 +8,7 @@
 //! | `GET /api/artists`, `GET /api/genres` | `[{name, album_count?, track_count}]` |
 //! | `GET /api/covers/{track id}?size=N` | a JPEG thumbnail (404 when the track has no cover) |
 //! | `GET /api/library/folders` | `[folder]` |
-//! | `POST /api/library/folders` `{"path": "…"}` | the folder added (scanned in the background) |
+//! | `POST /api/library/folders` `{"path": "…"}` | the folder added (scanned in the background); the desktop app's page only (403 from `sonance serve`) |
 //! | `DELETE /api/library/folders/{id}` | 204 |
 //! | `GET /api/library/scan` | `{running, done, total, files_per_s, phase, current_folder}` |
 //! | `POST /api/library/scan` | 202: a scan of every folder starts |
@@ -208,6 +208,18 @@ impl StreamApi {
     }
 
     fn add_folder(&self, req: &Request) -> Response {
+        // A path from a request reaches the file system only from the app's own page (the
+        // person at the computer); a browser page of `sonance serve` cannot name folders.
+        if !matches!(
+            self.access,
+            crate::api::Access::App { .. } | crate::api::Access::AppLoopback { .. }
+        ) {
+            return Response::error(
+                403,
+                "forbidden",
+                "folders are added with `sonance serve FOLDER` or `sonance scan FOLDER`",
+            );
+        }
         #[derive(serde::Deserialize)]
         struct Body {
             path: std::path::PathBuf,

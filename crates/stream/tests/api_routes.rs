@@ -1,5 +1,6 @@
-//! The player core behind the API: commands in through `POST /api/player` and `PUT /api/queue`,
-//! events out through `GET /api/events`; ids that are not library ids are refused.
+//! The player core and the library behind the API: commands in through `POST /api/player` and
+//! `PUT /api/queue`, events out through `GET /api/events`; ids that are not library ids, and
+//! folders named by a served page, are refused.
 #![allow(clippy::unwrap_used)]
 
 use std::ops::ControlFlow;
@@ -165,5 +166,19 @@ fn without_a_player_core_the_routes_say_so() {
     let r = api.handle(&Request::get("/api/player"));
     assert_eq!(r.status, 404);
     assert!(r.text().contains("no player core"), "{}", r.text());
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn a_served_page_cannot_name_folders_to_scan() {
+    let (api, dir) = api("folders", false);
+    let r = api.handle(&Request::with_json(
+        "POST",
+        "/api/library/folders",
+        r#"{"path": "/etc"}"#,
+    ));
+    assert_eq!(r.status, 403, "{}", r.text());
+    let folders = api.handle(&Request::get("/api/library/folders"));
+    assert_eq!(folders.text(), "[]");
     let _ = std::fs::remove_dir_all(dir);
 }
