@@ -8,6 +8,13 @@ scripts/setup.sh --test
 cargo fmt --all --check
 cargo clippy --release --locked --workspace --all-targets -- -D warnings
 cargo test --release --locked --workspace
+# The fuzz targets (fuzz/, its own workspace; cargo-fuzz needs the nightly toolchain these
+# machines carry) must at least compile: `cargo +nightly fuzz run probe_decode` runs them.
+if rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
+  cargo +nightly check --locked --manifest-path fuzz/Cargo.toml
+else
+  echo "no nightly toolchain: the fuzz targets are not checked" >&2
+fi
 npm --prefix ui run --silent typecheck
 npm --prefix ui test --silent
 SONANCE_BIN="$PWD/target/release/sonance" npm --prefix ui run --silent test:e2e
