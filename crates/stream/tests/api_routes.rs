@@ -3,23 +3,23 @@
 //! folders named by a served page, are refused.
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::ops::ControlFlow;
 use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sonance_engine::{Engine, EngineConfig};
 use sonance_player::{ActorConfig, Player, PlayerHandle};
-use sonance_stream::{Access, Catalog, Library, PlayerHost, Request, StreamApi};
+use sonance_stream::{Access, PlayerHost, Request, StreamApi};
 
 fn api(name: &str, with_player: bool) -> (Arc<StreamApi>, std::path::PathBuf) {
     let dir =
         std::env::temp_dir().join(format!("sonance-player-api-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    let engine = Arc::new(Engine::new(EngineConfig::default()).unwrap());
-    let library = Arc::new(Library::open(&dir.join("library.sqlite3")).unwrap());
-    let catalog = Arc::new(Catalog::new(engine, Arc::clone(&library)));
+    let catalog = common::catalog(&dir, 30.0);
+    let library = Arc::clone(catalog.library());
     let mut api = StreamApi::new(catalog, Access::Loopback);
     if with_player {
         let handle = PlayerHandle::spawn(

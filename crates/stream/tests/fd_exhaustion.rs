@@ -6,14 +6,15 @@
 // Tests fail loudly on any unexpected error: unwrap is the assertion.
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use sonance_engine::{Engine, EngineConfig};
 use sonance_stream::server::Server;
-use sonance_stream::{Access, Catalog, Library, StreamApi};
+use sonance_stream::{Access, StreamApi};
 
 fn presets(addr: SocketAddr) -> std::io::Result<String> {
     let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
@@ -29,10 +30,8 @@ fn presets(addr: SocketAddr) -> std::io::Result<String> {
 
 #[test]
 fn the_accept_loop_survives_running_out_of_file_descriptors() {
-    let engine = Arc::new(Engine::new(EngineConfig::default()).unwrap());
     let dir = std::env::temp_dir().join(format!("sonance-fd-{}", std::process::id()));
-    let library = Arc::new(Library::open(&dir.join("library.sqlite3")).unwrap());
-    let api = StreamApi::new(Arc::new(Catalog::new(engine, library)), Access::Loopback);
+    let api = StreamApi::new(common::catalog(&dir, 30.0), Access::Loopback);
     let server = Server::start("127.0.0.1", 0, Arc::new(api)).unwrap();
     let addr = server.addr();
     assert!(presets(addr).unwrap().starts_with("HTTP/1.1 200"));

@@ -6,42 +6,16 @@
 // Tests fail loudly on any unexpected error: unwrap is the assertion.
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
-use sonance_engine::{Engine, EngineConfig};
+use common::{catalog, write_noise_wav};
 use sonance_stream::server::Server;
-use sonance_stream::{Access, Catalog, Library, StreamApi};
-
-/// A 16-bit stereo WAV of noise, `seconds` long at 44.1 kHz.
-fn write_noise_wav(path: &Path, seconds: f64) {
-    let frames = (seconds * 44_100.0) as u32;
-    let mut seed = 0x2545_f491_u32;
-    let mut data = Vec::with_capacity(frames as usize * 4);
-    for _ in 0..frames * 2 {
-        seed ^= seed << 13;
-        seed ^= seed >> 17;
-        seed ^= seed << 5;
-        data.extend_from_slice(&((seed >> 18) as i16 - 8192).to_le_bytes());
-    }
-    let mut wav = Vec::new();
-    wav.extend_from_slice(b"RIFF");
-    wav.extend_from_slice(&(36 + data.len() as u32).to_le_bytes());
-    wav.extend_from_slice(b"WAVEfmt ");
-    wav.extend_from_slice(&16u32.to_le_bytes());
-    wav.extend_from_slice(&1u16.to_le_bytes());
-    wav.extend_from_slice(&2u16.to_le_bytes());
-    wav.extend_from_slice(&44_100u32.to_le_bytes());
-    wav.extend_from_slice(&(44_100u32 * 4).to_le_bytes());
-    wav.extend_from_slice(&4u16.to_le_bytes());
-    wav.extend_from_slice(&16u16.to_le_bytes());
-    wav.extend_from_slice(b"data");
-    wav.extend_from_slice(&(data.len() as u32).to_le_bytes());
-    wav.extend_from_slice(&data);
-    std::fs::write(path, wav).unwrap();
-}
+use sonance_stream::{Access, StreamApi};
 
 struct Answer {
     head: String,
@@ -128,15 +102,7 @@ fn start_with(dir: &str, seconds: f64, access: Access) -> (Server, String, PathB
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("noise.wav");
     write_noise_wav(&path, seconds);
-    let engine = Arc::new(
-        Engine::new(EngineConfig {
-            chunk_seconds: 10.0,
-            ..EngineConfig::default()
-        })
-        .unwrap(),
-    );
-    let library = Arc::new(Library::open(&dir.join("library.sqlite3")).unwrap());
-    let catalog = Arc::new(Catalog::new(engine, library));
+    let catalog = catalog(&dir, 10.0);
     let ids = catalog.add(std::slice::from_ref(&path));
     let api = StreamApi::new(catalog, access);
     let server = Server::start("127.0.0.1", 0, Arc::new(api)).unwrap();
