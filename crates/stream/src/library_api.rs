@@ -90,13 +90,13 @@ impl StreamApi {
                     Ok(s) => q.sort = s,
                     Err(e) => return bad(format!("cannot sort by '{}'", e.0)),
                 },
-                "limit" => match v.parse::<u32>() {
-                    Ok(n) => limit = Some(n.min(MAX_LIMIT)),
-                    Err(_) => return bad(format!("limit must be a whole number, not '{v}'")),
+                "limit" => match whole("limit", &v) {
+                    Ok(n) => limit = Some(n.min(u64::from(MAX_LIMIT)) as u32),
+                    Err(r) => return r,
                 },
-                "offset" => match v.parse::<u64>() {
+                "offset" => match whole("offset", &v) {
                     Ok(n) => q.offset = n,
-                    Err(_) => return bad(format!("offset must be a whole number, not '{v}'")),
+                    Err(r) => return r,
                 },
                 "album" => match AlbumId::parse(&v) {
                     Some(id) => q.album_id = Some(id),
@@ -145,13 +145,13 @@ impl StreamApi {
                 "q" => q.q = Some(v).filter(|v| !v.trim().is_empty()),
                 "artist" => q.artist = Some(v),
                 "genre" => q.genre = Some(v),
-                "limit" => match v.parse::<u32>() {
-                    Ok(n) => q.limit = n.min(MAX_LIMIT),
-                    Err(_) => return bad(format!("limit must be a whole number, not '{v}'")),
+                "limit" => match whole("limit", &v) {
+                    Ok(n) => q.limit = n.min(u64::from(MAX_LIMIT)) as u32,
+                    Err(r) => return r,
                 },
-                "offset" => match v.parse::<u64>() {
+                "offset" => match whole("offset", &v) {
                     Ok(n) => q.offset = n,
-                    Err(_) => return bad(format!("offset must be a whole number, not '{v}'")),
+                    Err(r) => return r,
                 },
                 _ => {}
             }
@@ -275,6 +275,12 @@ impl StreamApi {
 /// `/api/tracks/{id}/…` belongs to the stream routes.
 fn is_stream_route(segments: &[&str]) -> bool {
     matches!(segments, ["api", "tracks", _, ..])
+}
+
+/// A paging parameter: a whole number, or the 400 that says so.
+fn whole(name: &str, v: &str) -> Result<u64, Response> {
+    v.parse()
+        .map_err(|_| bad(format!("{name} must be a whole number, not '{v}'")))
 }
 
 fn bad(message: impl Into<String>) -> Response {
