@@ -7,7 +7,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { rm } from 'node:fs/promises';
-import { audio, decodeF32, launch, openApp, startServer, tempDir, trackButton } from './helpers.mjs';
+import { audio, decodeF32, launch, openApp, readCapture, startServer, tempDir, trackButton } from './helpers.mjs';
 import { analyseJoins, joinTimes } from './joins.mjs';
 
 const CHUNK = 5;
@@ -90,30 +90,7 @@ test('capture: joins of pink noise are not louder than coding noise (≤ 3 dB)',
   });
   await page.evaluate(() => window.__rec.node.port.postMessage('stop'));
   await page.waitForFunction(() => window.__rec.stopped);
-  const nParts = await page.evaluate(() => window.__rec.parts.length);
-  const pieces = [];
-  for (let i = 0; i < nParts; i += 64) {
-    const b64 = await page.evaluate(
-      ([a, b]) => {
-        const parts = window.__rec.parts.slice(a, b);
-        const len = parts.reduce((s, p) => s + p.length, 0);
-        const all = new Float32Array(len);
-        let o = 0;
-        for (const p of parts) {
-          all.set(p, o);
-          o += p.length;
-        }
-        const bytes = new Uint8Array(all.buffer);
-        let s = '';
-        for (let j = 0; j < bytes.length; j += 0x8000) s += String.fromCharCode.apply(null, bytes.subarray(j, j + 0x8000));
-        return btoa(s);
-      },
-      [i, i + 64],
-    );
-    pieces.push(Buffer.from(b64, 'base64'));
-  }
-  const buf = Buffer.concat(pieces);
-  const captured = new Float32Array(buf.buffer, buf.byteOffset, buf.byteLength / 4);
+  const captured = await readCapture(page);
   const source = await decodeF32(file, rate);
 
   // Chunk joins and the span joins inside each chunk, where one encoder hands over to the next.

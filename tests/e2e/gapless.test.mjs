@@ -11,7 +11,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { mkdir, rm } from 'node:fs/promises';
-import { decodeF32, ffmpeg, launch, openApp, sleep, startServer, tempDir } from './helpers.mjs';
+import { decodeF32, ffmpeg, launch, openApp, readCapture, sleep, startServer, tempDir } from './helpers.mjs';
 import { analyseJoins } from './joins.mjs';
 
 const RATE = 48000;
@@ -164,30 +164,7 @@ test('gapless: an album cut from one signal plays with no gap or overlap at the 
   console.log(`# core track sequence: ${JSON.stringify(info.seq)}`);
   console.log(`# advances: ${JSON.stringify(info.advances.map((a) => ({ from: a.from, to: a.to, start: a.start, at: a.currentTime })))}`);
 
-  const nParts = await page.evaluate(() => window.__rec.parts.length);
-  const pieces = [];
-  for (let i = 0; i < nParts; i += 64) {
-    const b64 = await page.evaluate(
-      ([a, b]) => {
-        const parts = window.__rec.parts.slice(a, b);
-        const len = parts.reduce((s, p) => s + p.length, 0);
-        const all = new Float32Array(len);
-        let o = 0;
-        for (const p of parts) {
-          all.set(p, o);
-          o += p.length;
-        }
-        const bytes = new Uint8Array(all.buffer);
-        let s = '';
-        for (let j = 0; j < bytes.length; j += 0x8000) s += String.fromCharCode.apply(null, bytes.subarray(j, j + 0x8000));
-        return btoa(s);
-      },
-      [i, i + 64],
-    );
-    pieces.push(Buffer.from(b64, 'base64'));
-  }
-  const buf = Buffer.concat(pieces);
-  const captured = new Float32Array(buf.buffer, buf.byteOffset, buf.byteLength / 4);
+  const captured = await readCapture(page);
   const source = await decodeF32(full, rate);
   if (process.env.GAPLESS_DUMP) {
     const { writeFile } = await import('node:fs/promises');

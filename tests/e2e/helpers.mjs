@@ -190,3 +190,32 @@ export function trackButton(page, title) {
 }
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** The samples the page's capture worklet recorded (`window.__rec.parts`), read out in
+ * base64 batches of 64 parts (one evaluate per batch keeps each message small). */
+export async function readCapture(page) {
+  const nParts = await page.evaluate(() => window.__rec.parts.length);
+  const pieces = [];
+  for (let i = 0; i < nParts; i += 64) {
+    const b64 = await page.evaluate(
+      ([a, b]) => {
+        const parts = window.__rec.parts.slice(a, b);
+        const len = parts.reduce((s, p) => s + p.length, 0);
+        const all = new Float32Array(len);
+        let o = 0;
+        for (const p of parts) {
+          all.set(p, o);
+          o += p.length;
+        }
+        const bytes = new Uint8Array(all.buffer);
+        let s = '';
+        for (let j = 0; j < bytes.length; j += 0x8000) s += String.fromCharCode.apply(null, bytes.subarray(j, j + 0x8000));
+        return btoa(s);
+      },
+      [i, i + 64],
+    );
+    pieces.push(Buffer.from(b64, 'base64'));
+  }
+  const buf = Buffer.concat(pieces);
+  return new Float32Array(buf.buffer, buf.byteOffset, buf.byteLength / 4);
+}
