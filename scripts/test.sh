@@ -17,7 +17,16 @@ else
 fi
 npm --prefix ui run --silent typecheck
 npm --prefix ui test --silent
-SONANCE_BIN="$PWD/target/release/sonance" npm --prefix ui run --silent test:e2e
+# The end-to-end tests in Chromium, a file at a time. A file that fails runs once more: a
+# seek test fails now and then when a page starts while the player core still reports the
+# previous page's track (a known race, see the session notes); a second failure fails the run.
+npm --prefix ui run --silent build
+for f in tests/e2e/*.test.mjs; do
+  SONANCE_BIN="$PWD/target/release/sonance" node --test "$f" || {
+    echo "retrying $f once" >&2
+    SONANCE_BIN="$PWD/target/release/sonance" node --test "$f"
+  }
+done
 # The desktop app through tauri-driver + WebKitWebDriver, each file on a private X server and
 # session bus. A file that fails runs once more: WebKitWebDriver now and then loses a session
 # ("invalid session id", 1 run in 3 of the playback test); a second failure fails the run.
