@@ -48,7 +48,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let span = Span {
         first: 0,
         end: 1500,
-        lead: Lead::TrackStart,
+        lead: Lead::Written,
         joins_next: true,
     };
     let (a, b) = span.render_range();

@@ -5,10 +5,12 @@
 //! advanced by that amount and `pre_skip` stays 0: decoded packet `k` lines up with stream
 //! frames of packet `k`, and every packet boundary is a possible chunk boundary.
 //!
-//! A span that does not start the track begins with [`LEAD_PACKETS`] packets of lead-in
-//! (100 ms, more than a decoder's 80 ms pre-roll). Around its first played packet, prediction
-//! is disabled and the bitrate doubled for [`GUARD`] packets, so whatever state the decoder
-//! arrives with (the previous chunk's, or none after a seek) the first packets decode clean.
+//! Every span begins with [`LEAD_PACKETS`] packets of lead-in (100 ms, more than a decoder's
+//! 80 ms pre-roll); at the track start that lead-in is silence, so the track's first frames
+//! are encoded like any others instead of being lost to the encoder's start-up. Around its
+//! first played packet, prediction is disabled and the bitrate doubled for [`GUARD`] packets,
+//! so whatever state the decoder arrives with (the previous chunk's or track's, or none after
+//! a seek) the first packets decode clean.
 
 use opus::{Application, Bitrate, Channels, Encoder};
 
@@ -25,6 +27,9 @@ pub const GUARD: std::ops::Range<i64> = -1..2;
 /// disabled and doubled bitrate, so the state a decoder carries across the join (CELT's
 /// pitch post-filter above all) is the same whichever encoder made the next packet.
 pub const TAIL_GUARD: i64 = 1;
+/// Version of the packet layout (lead-in, guards) in every cache key: fragments written by
+/// an older layout are not served. 2: the track start has a written lead-in of silence.
+const LAYOUT: u32 = 2;
 /// Largest Opus packet libopus writes for one 20 ms stereo frame.
 const MAX_PACKET: usize = 4000;
 
@@ -67,10 +72,10 @@ impl EncoderSettings {
         Ok(())
     }
 
-    /// A stable text for cache keys.
+    /// A stable text for cache keys (with the packet layout's version).
     pub fn key(&self) -> String {
         format!(
-            "opus{}c{}{}",
+            "opus{}c{}{}l{LAYOUT}",
             self.bitrate,
             self.complexity,
             if self.vbr { "v" } else { "c" }
@@ -81,10 +86,9 @@ impl EncoderSettings {
 /// How a span begins.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Lead {
-    /// At the start of the track: nothing before it.
-    TrackStart,
-    /// At a chunk boundary: the lead-in packets are written (before the append window, so a
-    /// player decodes or drops them as pre-roll).
+    /// At a chunk boundary or the track start: the lead-in packets are written (before the
+    /// append window, so a player decodes or drops them as pre-roll; before the track start
+    /// they are silence with negative timestamps).
     Written,
     /// Inside a chunk, after another span: the encoder warms up on the lead-in but its
     /// packets are not written.
@@ -110,14 +114,12 @@ pub struct EncodedPacket {
 
 impl Span {
     fn encoder_first(&self) -> i64 {
-        match self.lead {
-            Lead::TrackStart => self.first,
-            Lead::Written | Lead::Hidden => self.first - LEAD_PACKETS,
-        }
+        self.first - LEAD_PACKETS
     }
 
-    /// Frames `[start, end)` of the 48 kHz stream the encoder reads.
-    pub fn input_range(&self) -> (i64, i64) {
+    /// Frames `[start, end)` of the 48 kHz stream the encoder reads, so the ones to render for
+    /// this span (frames before the track start render as silence).
+    pub fn render_range(&self) -> (i64, i64) {
         let f = PACKET_FRAMES as i64;
         (
             self.encoder_first() * f + LOOKAHEAD,
@@ -125,26 +127,16 @@ impl Span {
         )
     }
 
-    /// Frames `[start, end)` to render for this span: the encoder's input, and for a span at
-    /// the track start also the look-ahead frames before it, so the span's played frames
-    /// `[first·960, end·960)` are all in the render.
-    pub fn render_range(&self) -> (i64, i64) {
-        let (a, b) = self.input_range();
-        (a.min(self.first * PACKET_FRAMES as i64), b)
-    }
-
     /// Encode the span from `pcm`, the frames of [`Span::render_range`] (interleaved stereo).
     pub fn encode(&self, settings: &EncoderSettings, pcm: &[f32]) -> Result<Vec<EncodedPacket>> {
-        let (r, _) = self.render_range();
-        let (a, b) = self.input_range();
-        if pcm.len() as i64 != (b - r) * 2 {
+        let (a, b) = self.render_range();
+        if pcm.len() as i64 != (b - a) * 2 {
             return Err(Error::Encoder(format!(
                 "expected {} samples, got {}",
-                (b - r) * 2,
+                (b - a) * 2,
                 pcm.len()
             )));
         }
-        let pcm = &pcm[(a - r) as usize * 2..];
         let mut enc = new_encoder(settings)?;
         let per_packet = PACKET_FRAMES as usize * 2;
         let mut out = Vec::with_capacity((self.end - self.encoder_first()).max(0) as usize);
@@ -152,7 +144,7 @@ impl Span {
         let mut guarded = false;
         for (i, frame) in pcm.chunks_exact(per_packet).enumerate() {
             let k = self.encoder_first() + i as i64;
-            let guard = (self.lead != Lead::TrackStart && GUARD.contains(&(k - self.first)))
+            let guard = GUARD.contains(&(k - self.first))
                 || (self.joins_next && k >= self.end - TAIL_GUARD);
             if guard != guarded {
                 let rate = if guard {
@@ -207,11 +199,7 @@ mod tests {
     #[test]
     fn written_lead_in_comes_out_and_hidden_does_not() -> Result<()> {
         let s = EncoderSettings::default();
-        for (lead, expect_first) in [
-            (Lead::Written, 5),
-            (Lead::Hidden, 10),
-            (Lead::TrackStart, 10),
-        ] {
+        for (lead, expect_first) in [(Lead::Written, 5), (Lead::Hidden, 10)] {
             let span = Span {
                 first: 10,
                 end: 20,

@@ -60,11 +60,7 @@ pub fn spans(plan: &ChunkPlan, n: u64) -> Result<Vec<Span>> {
         .map(|(i, w)| Span {
             first: w[0],
             end: w[1],
-            lead: match (i, w[0]) {
-                (_, 0) => Lead::TrackStart,
-                (0, _) => Lead::Written,
-                _ => Lead::Hidden,
-            },
+            lead: if i == 0 { Lead::Written } else { Lead::Hidden },
             joins_next: !(last_chunk && i + 1 == count),
         })
         .collect())

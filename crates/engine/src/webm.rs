@@ -115,15 +115,11 @@ pub fn media_segment<'a>(packets: impl IntoIterator<Item = (i64, &'a [u8])>) -> 
     let mut out = Vec::with_capacity(size + 64);
     let mut cluster = Vec::with_capacity(CLUSTER_PACKETS * 512);
     for group in packets.chunks(CLUSTER_PACKETS) {
-        let base = group[0].0;
-        if base < 0 {
-            return Err(Error::Encoder(format!(
-                "packet {base} is before the track start"
-            )));
-        }
+        // The lead-in before the track start has negative times: relative to a cluster at 0.
+        let base = group[0].0.max(0);
         cluster.clear();
         uint(&mut cluster, id::TIMESTAMP, (base * MS_PER_PACKET) as u64);
-        let mut prev = base - 1;
+        let mut prev = group[0].0 - 1;
         for &(index, data) in group {
             if index <= prev {
                 return Err(Error::Encoder("packets out of order".into()));
@@ -228,7 +224,15 @@ mod tests {
         assert!(seg.windows(4).any(|w| w == [0xE7, 0x82, 0x88, 0xB8]));
         // Last block of the first cluster: relative 249·20 = 4980 ms = 0x1374.
         assert!(seg.windows(5).any(|w| w == [0x81, 0x13, 0x74, 0x80, 1]));
-        assert!(media_segment([(-1, &data[..])]).is_err());
+        // The lead-in before the track start: a cluster at 0, blocks at −100 ms … −20 ms.
+        let seg = media_segment((-5..3).map(|i| (i, &data[..])))?;
+        assert!(seg.windows(3).any(|w| w == [0xE7, 0x81, 0x00]));
+        let neg100 = (-100i16).to_be_bytes();
+        assert!(seg
+            .windows(5)
+            .any(|w| w == [0x81, neg100[0], neg100[1], 0x80, 1]));
+        // Too far before the cluster for a block's 16-bit time.
+        assert!(media_segment([(-2000, &data[..])]).is_err());
         assert!(media_segment([(5, &data[..]), (5, &data[..])]).is_err());
         Ok(())
     }

@@ -194,3 +194,70 @@ fn sine_joins_are_inaudible() {
     });
     assert!(failures.is_empty(), "{failures:#?}");
 }
+
+/// Tracks cut from one signal at frames that are not on the 20 ms grid, played gapless the
+/// way the page chains them (ui/src/policy/timeline.ts): one decoder; track j's chunks go in at
+/// its start T_j = the previous tracks' length, each kept inside its window; the track start's
+/// lead-in is pre-roll like a chunk's. Returns the decoded signal and the source's rendering.
+fn play_gapless(
+    name: &str,
+    samples: &[f32],
+    cuts: &[usize],
+    player: Player,
+) -> (Vec<f32>, Vec<f32>) {
+    let dir = scratch(name);
+    let engine = engine(CHUNK, 2);
+    let mut bounds = vec![0];
+    bounds.extend_from_slice(cuts);
+    bounds.push(samples.len() / 2);
+    let mut reference = Vec::new();
+    let mut decoded = Vec::new();
+    let mut dec = opus::Decoder::new(48_000, opus::Channels::Stereo).unwrap();
+    for (j, w) in bounds.windows(2).enumerate() {
+        let path = dir.join(format!("{name}-{j}.wav"));
+        write_wav(&path, 48_000, 2, &samples[w[0] * 2..w[1] * 2]);
+        let track = engine.open(&path).unwrap();
+        reference.extend(self::reference(&engine, &track));
+        let (init, chunks) = render_all(&engine, &track, &Enhancement::bypass());
+        play_into(&mut dec, &init, &chunks, player, &mut decoded);
+    }
+    (decoded, reference)
+}
+
+/// Scores the track changes of `samples` cut in three; fails those of `checked` players over
+/// `limit_db` (the others are printed).
+fn gapless_case(name: &str, samples: Vec<f32>, limit_db: f64, checked: &[Player]) -> Vec<String> {
+    // Cuts at 4.0123 s and 7.5037 s: off the packet grid, inside the first chunk of each.
+    let cuts = [192_590, 360_178];
+    let mut failures = Vec::new();
+    for player in [Player::ChromiumLike, Player::WebKitLike] {
+        let (decoded, reference) = play_gapless(name, &samples, &cuts, player);
+        assert_eq!(decoded.len(), reference.len(), "{name}: decoded length");
+        let scores: Vec<f64> = cuts
+            .iter()
+            .map(|&j| join_score(&decoded, &reference, j))
+            .collect();
+        eprintln!("{name} {player:?}: track changes {scores:.1?} dB");
+        for (j, s) in cuts.iter().zip(&scores) {
+            if *s > limit_db && checked.contains(&player) {
+                failures.push(format!("{name} {player:?}: track change at frame {j} reads {s:+.1} dB (limit {limit_db:+.1})"));
+            }
+        }
+    }
+    failures
+}
+
+#[test]
+fn gapless_track_changes_are_inaudible() {
+    let both = [Player::ChromiumLike, Player::WebKitLike];
+    let mut failures = gapless_case("gapless-pink", pink_noise(12.0, 7), 3.0, &both);
+    // WebKit drops the pre-roll, so its decoder meets a track's first packet with the previous
+    // track's state: a pure tone still clicks there (+20 dB, docs/JOINS.md, Track edges).
+    failures.extend(gapless_case(
+        "gapless-sine",
+        sine(12.0, 441.0, 0.5),
+        3.0,
+        &[Player::ChromiumLike],
+    ));
+    assert!(failures.is_empty(), "{failures:#?}");
+}

@@ -132,7 +132,11 @@ pub enum Player {
 }
 
 /// Demux a fragment (init + media segment) with an independent parser: (timestamp ms, packet).
-pub fn demux(init: &[u8], media: &[u8]) -> Vec<(u64, Vec<u8>)> {
+///
+/// The track start's lead-in has negative times, which matroska-demuxer (like GStreamer's
+/// matroskademux) saturates at 0: of a run of frames at 0, all but the last are that lead-in,
+/// 20 ms apart before 0.
+pub fn demux(init: &[u8], media: &[u8]) -> Vec<(i64, Vec<u8>)> {
     let mut bytes = init.to_vec();
     bytes.extend_from_slice(media);
     let mut mkv = MatroskaFile::open(Cursor::new(bytes)).expect("init + chunk parses");
@@ -140,38 +144,53 @@ pub fn demux(init: &[u8], media: &[u8]) -> Vec<(u64, Vec<u8>)> {
     let mut frame = Frame::default();
     let mut out = Vec::new();
     while mkv.next_frame(&mut frame).expect("frame parses") {
-        out.push((frame.timestamp, frame.data.clone()));
+        out.push((frame.timestamp as i64, frame.data.clone()));
+    }
+    let zeros = out.iter().take_while(|(ts, _)| *ts == 0).count() as i64;
+    for (k, (ts, _)) in out.iter_mut().enumerate().take(zeros.max(1) as usize - 1) {
+        *ts = (k as i64 - (zeros - 1)) * 20;
     }
     out
 }
 
-/// Play chunks `chunks` (consecutive) through one decoder, each kept only inside its window
-/// `[start, end)` in frames, the way `player` handles pre-roll. `fresh_first`: the first chunk
-/// starts a new decoder (as after a seek). Returns the decoded frames from the first window's
-/// start, interleaved stereo.
+/// Play chunks `chunks` (consecutive) through one new decoder, each kept only inside its
+/// window `[start, end)` in frames, the way `player` handles pre-roll. Returns the decoded
+/// frames from the first window's start, interleaved stereo.
 pub fn play(init: &[u8], chunks: &[(Vec<u8>, u64, u64)], player: Player) -> Vec<f32> {
     let mut dec = opus::Decoder::new(48_000, opus::Channels::Stereo).unwrap();
     let mut out = Vec::new();
+    play_into(&mut dec, init, chunks, player, &mut out);
+    out
+}
+
+/// [`play`] through `dec` as it is (a track that follows another on one timeline continues
+/// its decoder), appending to `out`.
+pub fn play_into(
+    dec: &mut opus::Decoder,
+    init: &[u8],
+    chunks: &[(Vec<u8>, u64, u64)],
+    player: Player,
+    out: &mut Vec<f32>,
+) {
     let mut buf = vec![0.0f32; 5760 * 2];
     for (media, start, end) in chunks {
         let packets = demux(init, media);
-        let before: Vec<_> = packets.iter().filter(|(ts, _)| ts * 48 < *start).collect();
+        let (start, end) = (*start as i64, *end as i64);
         if player == Player::ChromiumLike {
-            if let Some((_, p)) = before.last() {
+            if let Some((_, p)) = packets.iter().rfind(|(ts, _)| ts * 48 < start) {
                 dec.decode_float(p, &mut buf, false).unwrap();
             }
         }
         for (ts, p) in packets
             .iter()
-            .filter(|(ts, _)| ts * 48 >= *start && ts * 48 < *end)
+            .filter(|(ts, _)| ts * 48 >= start && ts * 48 < end)
         {
             let n = dec.decode_float(p, &mut buf, false).unwrap();
             let from = ts * 48;
-            let keep = (n as u64).min(end - from) as usize;
+            let keep = (n as i64).min(end - from) as usize;
             out.extend_from_slice(&buf[..keep * 2]);
         }
     }
-    out
 }
 
 /// Render every chunk of `track` and return (init, [(media, start_frame, end_frame)]).
