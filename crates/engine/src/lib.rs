@@ -41,5 +41,5 @@ pub use chunk::ChunkPlan;
 pub use decode::SourceInfo;
 pub use encode::EncoderSettings;
 pub use engine::{Engine, EngineConfig, Track};
-pub use enhance::{Enhancement, Preset};
+pub use enhance::{album_loudness, Enhancement, Preset};
 pub use error::{Error, ErrorKind, Result};

@@ -94,3 +94,67 @@ fn quiet_dynamic_piece_plays_at_each_presets_loudness_under_minus_1_dbtp() {
 fn brickwalled_master_plays_at_each_presets_loudness_under_minus_1_dbtp() {
     check_material("brickwalled", &brickwalled(SECONDS));
 }
+
+/// Album mode: a quiet interlude between two loud songs of one album keeps its distance to
+/// them (within 1 LU of the source's) as played; track mode brings each to the target.
+#[test]
+fn album_mode_keeps_an_albums_loudness_differences() {
+    let dir = scratch("loud-album");
+    let engine = engine(10.0, 2);
+    let songs = [
+        ("loud-a", pink_noise(12.0, 21), 1.0f32),
+        ("quiet", quiet_dynamic(12.0), 1.0),
+        ("loud-b", onset_music(12.0, 0.5), 1.0),
+    ];
+    let mut tracks = Vec::new();
+    for (name, samples, gain) in &songs {
+        let samples: Vec<f32> = samples.iter().map(|s| s * gain).collect();
+        let path = dir.join(format!("{name}.wav"));
+        write_wav(&path, 48_000, 2, &samples);
+        let (src, _) = ebur128_measure(&samples);
+        tracks.push((engine.open(&path).unwrap(), src));
+    }
+    let album = sonance_engine::album_loudness(
+        &tracks
+            .iter()
+            .map(|(t, _)| {
+                let a = engine.analysis(t).unwrap();
+                (a.stats().loudness_lufs, t.duration_s())
+            })
+            .collect::<Vec<_>>(),
+    );
+    let played = |enh: &Enhancement, track| {
+        let (init, chunks) = render_all(&engine, track, enh);
+        ebur128_measure(&play(&init, &chunks, Player::ChromiumLike)).0
+    };
+    let track_mode = Enhancement::new(Preset::Adaptive, 1.0).unwrap();
+    let album_mode = track_mode.with_album_loudness(album).unwrap();
+    let mut out = Vec::new();
+    for (track, src) in &tracks {
+        let (t, a) = (played(&track_mode, track), played(&album_mode, track));
+        eprintln!(
+            "source {src:6.2} LUFS → track mode {t:6.2}, album mode {a:6.2} (album {album:.2})"
+        );
+        out.push((*src, t, a));
+    }
+    let (loud, quiet) = (out[0], out[1]);
+    let (src_diff, album_diff) = (quiet.0 - loud.0, quiet.2 - loud.2);
+    assert!(
+        src_diff < -6.0,
+        "the interlude is quiet in the source ({src_diff:.1} LU)"
+    );
+    assert!(
+        (album_diff - src_diff).abs() <= 1.0,
+        "album mode: the interlude sits {album_diff:.2} LU from the song, the source {src_diff:.2}"
+    );
+    assert!(
+        (out[2].2 - out[2].0 - (loud.2 - loud.0)).abs() <= 1.0,
+        "album mode: both songs move by the same gain"
+    );
+    for (src, t, _) in &out {
+        assert!(
+            (t + 14.0).abs() <= 0.5,
+            "track mode: {src:.1} LUFS plays at {t:.2}, not −14"
+        );
+    }
+}

@@ -77,6 +77,24 @@ impl TrackStats {
     }
 }
 
+/// The loudness of an album from its tracks' `(integrated loudness LUFS, seconds)`: their
+/// mean power weighted by length (silent tracks left out), as ReplayGain's and R128's album
+/// gain measure the album as one program. −∞ when every track is silent.
+pub fn album_loudness(tracks: &[(f64, f64)]) -> f64 {
+    let (mut power, mut seconds) = (0.0, 0.0);
+    for &(lufs, s) in tracks {
+        if lufs.is_finite() && s.is_finite() && s > 0.0 {
+            power += s * 10f64.powf(lufs / 10.0);
+            seconds += s;
+        }
+    }
+    if seconds > 0.0 && power > 0.0 {
+        10.0 * (power / seconds).log10()
+    } else {
+        f64::NEG_INFINITY
+    }
+}
+
 /// Most calibrations remembered per track (one per preset × intensity tried).
 const MAX_TRIMS: usize = 64;
 

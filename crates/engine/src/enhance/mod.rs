@@ -24,7 +24,7 @@ pub mod width;
 use std::fmt;
 use std::str::FromStr;
 
-pub use analysis::TrackAnalysis;
+pub use analysis::{album_loudness, TrackAnalysis};
 
 use crate::error::{Error, Result};
 
@@ -206,6 +206,10 @@ pub struct Enhancement {
     intensity_milli: u16,
     /// What `original-matched` matches (always `Adaptive` for other presets).
     reference: Preset,
+    /// Album mode: the loudness of the album the track belongs to, in tenths of LUFS. The
+    /// loudness stage then moves every track of the album by the same gain (the album's
+    /// distance to the target), so the album keeps its own loudness differences.
+    album_deci_lufs: Option<i16>,
 }
 
 impl Enhancement {
@@ -220,6 +224,7 @@ impl Enhancement {
             preset,
             intensity_milli: (intensity * INTENSITY_STEPS).round() as u16,
             reference: Preset::Adaptive,
+            album_deci_lufs: None,
         })
     }
 
@@ -255,7 +260,34 @@ impl Enhancement {
             preset: Preset::Bypass,
             intensity_milli: 0,
             reference: Preset::Adaptive,
+            album_deci_lufs: None,
         }
+    }
+
+    /// Album mode: level the track as part of an album whose loudness is `lufs` (see
+    /// [`album_loudness`](analysis::album_loudness)) instead of on its own. A silent album
+    /// (−∞) leaves the choice in track mode.
+    pub fn with_album_loudness(self, lufs: f64) -> Result<Self> {
+        if lufs == f64::NEG_INFINITY {
+            return Ok(Enhancement {
+                album_deci_lufs: None,
+                ..self
+            });
+        }
+        if !lufs.is_finite() || !(-100.0..=10.0).contains(&lufs) {
+            return Err(Error::InvalidParameter(format!(
+                "an album loudness must be between -100 and 10 LUFS, not {lufs}"
+            )));
+        }
+        Ok(Enhancement {
+            album_deci_lufs: Some((lufs * 10.0).round() as i16),
+            ..self
+        })
+    }
+
+    /// The album loudness in force (album mode), LUFS.
+    pub fn album_loudness(&self) -> Option<f64> {
+        self.album_deci_lufs.map(|d| f64::from(d) / 10.0)
     }
 
     /// The preset.
@@ -280,7 +312,7 @@ impl Enhancement {
 
     /// A stable text that identifies this choice in cache keys.
     pub fn key(&self) -> String {
-        match self.preset {
+        let choice = match self.preset {
             Preset::OriginalMatched => format!(
                 "{}:{}@{}",
                 self.preset.name(),
@@ -288,6 +320,10 @@ impl Enhancement {
                 self.intensity_milli
             ),
             _ => format!("{}@{}", self.preset.name(), self.intensity_milli),
+        };
+        match self.album_deci_lufs {
+            Some(d) if self.needs_analysis() => format!("{choice}/album{d}"),
+            _ => choice,
         }
     }
 
@@ -298,6 +334,7 @@ impl Enhancement {
             self.preset,
             self.reference,
             f64::from(self.intensity()),
+            self.album_loudness(),
             &self.key(),
             analysis,
         )
@@ -332,6 +369,30 @@ mod tests {
         assert!(Enhancement::new(Preset::Bypass, f32::NAN).is_err());
         let e = Enhancement::new(Preset::Bypass, 0.12345);
         assert_eq!(e.ok().map(|e| e.key()), Some("bypass@123".to_string()));
+    }
+
+    #[test]
+    fn album_mode_is_in_the_key_of_what_it_changes() -> Result<()> {
+        let a = Enhancement::new(Preset::Adaptive, 1.0)?.with_album_loudness(-17.35)?;
+        assert_eq!(a.key(), "adaptive@1000/album-174");
+        assert_eq!(a.album_loudness(), Some(-17.4));
+        // Nothing to level: bypass and a silent album stay as they are.
+        let b = Enhancement::bypass().with_album_loudness(-17.35)?;
+        assert_eq!(b.key(), Enhancement::bypass().key());
+        let silent = Enhancement::new(Preset::Warm, 0.5)?.with_album_loudness(f64::NEG_INFINITY)?;
+        assert_eq!(silent.key(), "warm@500");
+        assert!(Enhancement::bypass().with_album_loudness(f64::NAN).is_err());
+        assert!(Enhancement::bypass().with_album_loudness(1e9).is_err());
+        Ok(())
+    }
+
+    #[test]
+    fn album_loudness_is_the_length_weighted_mean_power() {
+        let l = album_loudness(&[(-14.0, 10.0), (-24.0, 10.0), (f64::NEG_INFINITY, 99.0)]);
+        assert!((l - -16.596).abs() < 0.01, "{l}");
+        assert!((album_loudness(&[(-20.0, 1.0), (-20.0, 300.0)]) - -20.0).abs() < 1e-9);
+        assert_eq!(album_loudness(&[]), f64::NEG_INFINITY);
+        assert_eq!(album_loudness(&[(-20.0, 0.0)]), f64::NEG_INFINITY);
     }
 
     #[test]

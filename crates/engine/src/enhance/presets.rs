@@ -203,10 +203,15 @@ pub fn adaptive(s: &TrackStats) -> Design {
 
 /// The chain `preset` (with `reference` for `original-matched`) plays at `intensity` on a
 /// track analysed as `analysis`. Calibrates the limiter trim (once per key and track).
+///
+/// The loudness stage moves the track by `intensity ×` its distance to the target; in album
+/// mode (`album_lufs`) by the album's distance instead, the same for every track of the
+/// album, so a quiet interlude stays as much quieter than the songs around it as it was.
 pub fn spec(
     preset: Preset,
     reference: Preset,
     intensity: f64,
+    album_lufs: Option<f64>,
     key: &str,
     analysis: &TrackAnalysis,
 ) -> ChainSpec {
@@ -214,8 +219,11 @@ pub fn spec(
     let matched = preset == Preset::OriginalMatched;
     let d = design(if matched { reference } else { preset }, stats);
     let i = intensity.clamp(0.0, 1.0);
+    let level = album_lufs
+        .filter(|l| l.is_finite())
+        .unwrap_or(stats.loudness_lufs);
     let (gain_db, target) = if stats.loudness_lufs.is_finite() && d.target_lufs.is_finite() {
-        let delta = (d.target_lufs - stats.loudness_lufs).clamp(-MAX_CUT_DB, MAX_BOOST_DB);
+        let delta = (d.target_lufs - level).clamp(-MAX_CUT_DB, MAX_BOOST_DB);
         (i * delta, stats.loudness_lufs + i * delta)
     } else {
         (0.0, f64::NEG_INFINITY)
