@@ -135,6 +135,31 @@ describe('queue', () => {
     await page.close();
   });
 
+  test('album levelling chosen on the page reaches the core and the chunks it plays', { timeout: 90_000 }, async () => {
+    const { page, consoleErrors } = await open();
+    const chunks = [];
+    page.on('response', (r) => {
+      if (/\/chunks\/\d+\.webm/.test(r.url())) chunks.push({ url: r.url(), status: r.status() });
+    });
+    await page.waitForFunction((n) => document.querySelectorAll('#track-list tr[data-id]').length === n, TRACKS.length);
+    const list = await rows(page);
+    await page.selectOption('#loudness', 'album');
+    await page.waitForFunction(async () => (await (await fetch('api/player')).json()).loudness_mode === 'album', null, { timeout: 5_000, polling: 100 });
+    await page.locator('#track-list tr[data-id] .track-title').nth(1).click();
+    await waitTitle(page, list[1].title);
+    await waitPlaying(page, 0.5);
+    const album = chunks.filter((c) => new URL(c.url).searchParams.get('loudness') === 'album');
+    assert.ok(album.length > 0 && album.every((c) => c.status === 200), `chunks asked with album levelling: ${JSON.stringify(chunks)}`);
+    // Another page follows the core's setting; back to track levelling from there.
+    const other = await open();
+    await other.page.waitForFunction(() => document.getElementById('loudness').value === 'album', null, { timeout: 5_000 });
+    await other.page.selectOption('#loudness', 'track');
+    await page.waitForFunction(() => document.getElementById('loudness').value === 'track', null, { timeout: 5_000 });
+    assert.deepEqual([...consoleErrors, ...other.consoleErrors], []);
+    await other.page.close();
+    await page.close();
+  });
+
   test('the end of the queue stops', { timeout: 90_000 }, async () => {
     const { page, consoleErrors } = await open();
     await page.waitForFunction((n) => document.querySelectorAll('#track-list tr[data-id]').length === n, TRACKS.length);

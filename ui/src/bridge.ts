@@ -14,6 +14,7 @@
 
 import type { Command } from './generated/player/Command';
 import type { PlayerState as CoreState } from './generated/player/PlayerState';
+import type { LoudnessMode } from './generated/player/LoudnessMode';
 
 export interface Preset {
   name: string;
@@ -185,6 +186,12 @@ export class Bridge {
    * bodies: there the chunk comes in span order, as made.
    */
   readonly streams: boolean;
+  /**
+   * How chunks are levelled (`loudness=` on every chunk request): each track on its own, or
+   * with the album it is on (the server keeps an album's loudness differences). The player
+   * core's setting; a change applies to the chunks fetched after it.
+   */
+  loudness: LoudnessMode = 'track';
 
   /** With no `base`, the page's own API ({@link detectApi}); a given `base` streams unless told. */
   constructor(base?: string, streams?: boolean) {
@@ -270,7 +277,7 @@ export class Bridge {
 
   /** A whole chunk in one buffer (see {@link chunkStream} to read it as it arrives). */
   chunk(id: TrackId, n: number, preset: string, intensity: number, signal?: AbortSignal): Promise<ArrayBuffer> {
-    return this.bytes(chunkPath(id, n), chunkQuery(preset, intensity), signal);
+    return this.bytes(chunkPath(id, n), chunkQuery(preset, intensity, this.loudness), signal);
   }
 
   /**
@@ -294,7 +301,7 @@ export class Bridge {
     signal?: AbortSignal,
     at?: number,
   ): Promise<void> {
-    const query = chunkQuery(preset, intensity);
+    const query = chunkQuery(preset, intensity, this.loudness);
     if (at !== undefined && this.streams) query.at = String(Math.max(0, Math.round(at * 1000) / 1000));
     const res = await this.request(chunkPath(id, n), query, signal);
     // Where the media of the first piece ends (`sonance serve` says): passed with every piece.
@@ -419,11 +426,13 @@ function chunkPath(id: TrackId, n: number): string {
 /**
  * The query for a rendering. A preset may be `original-matched:CHOSEN` (the A/B
  * original at CHOSEN's loudness): that is `preset=original-matched&match=CHOSEN`.
+ * Album levelling adds `loudness=album` (track levelling is the server's default).
  */
-function chunkQuery(preset: string, intensity: number): Record<string, string> {
+export function chunkQuery(preset: string, intensity: number, loudness: LoudnessMode = 'track'): Record<string, string> {
   const [name, match] = preset.split(':', 2) as [string, string | undefined];
   const q: Record<string, string> = { preset: name, intensity: formatIntensity(intensity) };
   if (match) q.match = match;
+  if (loudness === 'album') q.loudness = 'album';
   return q;
 }
 

@@ -92,6 +92,7 @@ function start(): void {
   const total = $('total');
   const presetSel = $('preset') as HTMLSelectElement;
   const intensity = $('intensity') as HTMLInputElement;
+  const loudnessSel = $('loudness') as HTMLSelectElement;
   const volume = $('volume') as HTMLInputElement;
   const seekInput = $('seek') as HTMLInputElement;
   const abBtn = $('ab') as HTMLButtonElement;
@@ -391,6 +392,7 @@ function start(): void {
   nextBtn.addEventListener('click', () => send({ type: 'next' }));
   shuffleBtn.addEventListener('click', () => withCore((c) => c.send({ type: 'set_shuffle', on: !c.state().shuffle })));
   repeatBtn.addEventListener('click', () => withCore((c) => c.send({ type: 'set_repeat', mode: nextRepeat(c.state().repeat) })));
+  loudnessSel.addEventListener('change', () => send({ type: 'set_loudness_mode', mode: loudnessSel.value === 'album' ? 'album' : 'track' }));
 
   const queuePanel = new QueuePanel($('queue'), $('queue-toggle') as HTMLButtonElement, {
     send: (cmd) => send(cmd),
@@ -519,6 +521,9 @@ function start(): void {
   let presetNames: string[] | null = null;
   /** Take the core's settings into the controls and the player. */
   function applySettings(s: CoreState, fromConnect: boolean): void {
+    // Album or track levelling: the chunks fetched from now on (what is buffered plays on).
+    bridge.loudness = s.loudness_mode;
+    loudnessSel.value = s.loudness_mode;
     const v = Math.max(0, Math.min(1, s.volume));
     volume.value = String(Math.round(v * 100));
     applyVolume(v);

@@ -40,6 +40,26 @@ describe('bridge requests', () => {
     expect(seen[0]).toBe('http://h:1/api/tracks/a%20b%2Fc/chunks/7.webm?preset=warm&intensity=0.33');
   });
 
+  it('asks for album levelling on chunks (not on the init segment) once the setting says so', async () => {
+    const seen: string[] = [];
+    vi.stubGlobal('fetch', async (url: string) => {
+      seen.push(url);
+      return new Response(new Uint8Array([1]));
+    });
+    const b = new Bridge('http://h:1/', true);
+    await b.chunk('t', 0, 'adaptive', 1);
+    b.loudness = 'album';
+    await b.initSegment('t', 'adaptive', 1);
+    await b.chunk('t', 0, 'adaptive', 1);
+    await b.chunkStream('t', 1, 'adaptive', 1, () => {});
+    expect(seen).toEqual([
+      'http://h:1/api/tracks/t/chunks/0.webm?preset=adaptive&intensity=1',
+      'http://h:1/api/tracks/t/init.webm?preset=adaptive&intensity=1',
+      'http://h:1/api/tracks/t/chunks/0.webm?preset=adaptive&intensity=1&loudness=album',
+      'http://h:1/api/tracks/t/chunks/1.webm?preset=adaptive&intensity=1&loudness=album',
+    ]);
+  });
+
   it('asks for the A/B original at the chosen preset\'s loudness, and for a span first when streaming', async () => {
     const seen: string[] = [];
     vi.stubGlobal('fetch', async (url: string) => {

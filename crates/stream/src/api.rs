@@ -7,7 +7,7 @@
 //! | `GET /api/tracks` | `[{id, title, artist, album, duration_s}]` |
 //! | `GET /api/tracks/{id}` | the same plus `chunk_seconds`, `chunk_count`, `mime` |
 //! | `GET /api/tracks/{id}/init.webm?preset=P&intensity=X` | the init segment |
-//! | `GET /api/tracks/{id}/chunks/{n}.webm?preset=P&intensity=X` | chunk `n`'s media segment |
+//! | `GET /api/tracks/{id}/chunks/{n}.webm?preset=P&intensity=X` | chunk `n`'s media segment (`&loudness=album`: levelled with its album, [`Catalog::album_loudness`]) |
 //! | `GET /` and UI files | the web UI from an in-memory table |
 //!
 //! A chunk's body is its WebM Clusters, span by span (1 s, then 5 s spans). With `at=T` (seconds
@@ -509,7 +509,14 @@ impl StreamApi {
                 Ok(t) => t,
                 Err(err) => return Response::engine_error(err),
             };
-            match enhancement(&req.query) {
+            let enh = enhancement(&req.query).and_then(|(enh, mode)| match mode {
+                Loudness::Album => match self.catalog.album_loudness(e) {
+                    Some(lufs) => enh.with_album_loudness(lufs),
+                    None => Ok(enh),
+                },
+                Loudness::Track => Ok(enh),
+            });
+            match enh {
                 Ok(enh) => f(e, track, &enh),
                 Err(e) => Response::engine_error(&e),
             }
@@ -547,15 +554,36 @@ const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-
 /// The preset a request without `preset=` gets.
 pub const DEFAULT_PRESET: Preset = Preset::Adaptive;
 
-/// `preset`, `intensity` and (for `original-matched`) `match` from a query string.
-fn enhancement(query: &str) -> sonance_engine::Result<Enhancement> {
+/// How a track's loudness is levelled (`loudness=` in a chunk's query).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Loudness {
+    /// On its own (the default).
+    Track,
+    /// With the album it is on: the same gain for every track of the album.
+    Album,
+}
+
+/// `preset`, `intensity`, (for `original-matched`) `match` and `loudness` from a query string.
+fn enhancement(query: &str) -> sonance_engine::Result<(Enhancement, Loudness)> {
     let mut preset = DEFAULT_PRESET;
     let mut intensity = 1.0f32;
     let mut reference = None;
+    let mut loudness = Loudness::Track;
     for (k, v) in query_pairs(query) {
         match k.as_ref() {
             "preset" => preset = v.parse()?,
             "match" => reference = Some(v.parse::<Preset>()?),
+            "loudness" => {
+                loudness = match v.as_ref() {
+                    "track" => Loudness::Track,
+                    "album" => Loudness::Album,
+                    _ => {
+                        return Err(sonance_engine::Error::InvalidParameter(format!(
+                            "loudness must be 'track' or 'album', not '{v}'"
+                        )))
+                    }
+                }
+            }
             "intensity" => {
                 intensity = v.parse().map_err(|_| {
                     sonance_engine::Error::InvalidParameter(format!(
@@ -567,10 +595,11 @@ fn enhancement(query: &str) -> sonance_engine::Result<Enhancement> {
         }
     }
     let enh = Enhancement::new(preset, intensity)?;
-    match reference {
-        Some(r) => enh.matched_to(r),
-        None => Ok(enh),
-    }
+    let enh = match reference {
+        Some(r) => enh.matched_to(r)?,
+        None => enh,
+    };
+    Ok((enh, loudness))
 }
 
 /// The query's `key=value` pairs, percent-decoded (`preset=original%2Dmatched` is
@@ -708,7 +737,7 @@ mod tests {
         assert!(enhancement("preset=nope").is_err());
         assert!(enhancement("intensity=abc").is_err());
         assert!(enhancement("intensity=7").is_err());
-        let key = |q: &str| enhancement(q).map(|e| e.key()).ok();
+        let key = |q: &str| enhancement(q).map(|(e, _)| e.key()).ok();
         assert_eq!(key("").as_deref(), Some("adaptive@1000"));
         assert_eq!(
             key("preset=original-matched&match=warm&intensity=0.5").as_deref(),

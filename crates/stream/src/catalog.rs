@@ -17,6 +17,17 @@ use sonance_library::{Folder, FolderId, Library, TrackId, TrackRecord, Watcher};
 
 /// Opened tracks kept (an open probes the file: the playing track, the next, a few recent).
 const OPENED_KEPT: usize = 64;
+/// Albums longer than this are levelled track by track (each track's loudness costs an
+/// analysis, ~60 ms, the first time the album plays in album mode).
+const ALBUM_MODE_MAX_TRACKS: usize = 100;
+
+/// What the library keeps of a track's analysis: what album mode needs.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct StoredLoudness {
+    /// Integrated loudness, LUFS; `None` for silence.
+    loudness_lufs: Option<f64>,
+    seconds: f64,
+}
 
 /// One track: its record, and the engine's view of it (or why it cannot play).
 #[derive(Clone)]
@@ -133,6 +144,57 @@ impl Catalog {
             record,
             track,
         })
+    }
+
+    /// Album mode: the loudness of the album `entry` is on (`sonance_engine::album_loudness`
+    /// of its tracks), or `None` when it is on no album of two or more tracks (then it is
+    /// levelled on its own). Each track's loudness is measured once and kept in the library
+    /// (forgotten when the file changes); a track that cannot be measured is left out.
+    pub fn album_loudness(&self, entry: &Entry) -> Option<f64> {
+        let album = entry.record.album_id.as_ref()?;
+        let (_, tracks) = match self.library.album(album) {
+            Ok(found) => found?,
+            Err(e) => {
+                log::warn!("cannot read album {album} from the library: {e}");
+                return None;
+            }
+        };
+        if !(2..=ALBUM_MODE_MAX_TRACKS).contains(&tracks.len()) {
+            return None;
+        }
+        let levels: Vec<(f64, f64)> = tracks
+            .iter()
+            .filter_map(|r| self.loudness(r))
+            .map(|l| (l.loudness_lufs.unwrap_or(f64::NEG_INFINITY), l.seconds))
+            .collect();
+        Some(sonance_engine::album_loudness(&levels))
+    }
+
+    /// A track's loudness: stored, or measured now and stored.
+    fn loudness(&self, record: &TrackRecord) -> Option<StoredLoudness> {
+        let stored = self.library.analysis(&record.id).ok().flatten();
+        if let Some(l) = stored.and_then(|b| serde_json::from_slice(&b).ok()) {
+            return Some(l);
+        }
+        let track = self.open(&record.id, record).ok()?;
+        let analysis = match self.engine.analysis(&track) {
+            Ok(a) => a,
+            Err(e) => {
+                log::warn!("album mode leaves out {}: {e}", record.path.display());
+                return None;
+            }
+        };
+        let lufs = analysis.stats().loudness_lufs;
+        let l = StoredLoudness {
+            loudness_lufs: lufs.is_finite().then_some(lufs),
+            seconds: track.duration_s(),
+        };
+        if let Ok(bytes) = serde_json::to_vec(&l) {
+            if let Err(e) = self.library.set_analysis(&record.id, &bytes) {
+                log::warn!("cannot keep the loudness of {}: {e}", record.path.display());
+            }
+        }
+        Some(l)
     }
 
     fn open(&self, id: &TrackId, record: &TrackRecord) -> Result<Arc<Track>, Arc<Error>> {
