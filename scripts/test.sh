@@ -9,9 +9,10 @@ cargo fmt --all --check
 cargo clippy --release --locked --workspace --all-targets -- -D warnings
 cargo test --release --locked --workspace
 # The fuzz targets (fuzz/, its own workspace; cargo-fuzz needs the nightly toolchain these
-# machines carry) must at least compile: `cargo +nightly fuzz run probe_decode` runs them.
+# machines carry) are built, with libFuzzer linked in (without the sanitizer `cargo fuzz
+# build` adds): `cargo +nightly fuzz run probe_decode` runs them (fuzz/README.md).
 if rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
-  cargo +nightly check --locked --manifest-path fuzz/Cargo.toml
+  cargo +nightly build --locked --release --manifest-path fuzz/Cargo.toml
 else
   echo "no nightly toolchain: the fuzz targets are not checked" >&2
 fi
