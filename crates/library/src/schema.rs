@@ -87,6 +87,48 @@ const MIGRATIONS: &[&str] = &[
         data        BLOB NOT NULL
     );
     "#,
+    // 2: the full-text index also holds the missing flag (a token "1" in a column of its
+    // own), so a search leaves missing tracks out, and counts its matches, in the index alone
+    // instead of looking up each match's row. The update trigger fires only when an indexed
+    // value changes (a rescan touches every unchanged file's row).
+    r#"
+    DROP TRIGGER tracks_fts_insert;
+    DROP TRIGGER tracks_fts_delete;
+    DROP TRIGGER tracks_fts_update;
+    DROP TABLE tracks_fts;
+    CREATE VIRTUAL TABLE tracks_fts USING fts5(
+        title, artist, album, album_artist, genre, missing,
+        content='tracks', content_rowid='num',
+        tokenize='unicode61 remove_diacritics 2',
+        prefix='1 2 3'
+    );
+    CREATE TRIGGER tracks_fts_insert AFTER INSERT ON tracks BEGIN
+        INSERT INTO tracks_fts(rowid, title, artist, album, album_artist, genre, missing)
+        VALUES (new.num, new.title, new.artist, new.album, new.album_artist, new.genre,
+                new.missing);
+    END;
+    CREATE TRIGGER tracks_fts_delete AFTER DELETE ON tracks BEGIN
+        INSERT INTO tracks_fts(tracks_fts, rowid, title, artist, album, album_artist, genre,
+                               missing)
+        VALUES ('delete', old.num, old.title, old.artist, old.album, old.album_artist,
+                old.genre, old.missing);
+    END;
+    CREATE TRIGGER tracks_fts_update AFTER UPDATE OF title, artist, album, album_artist, genre,
+        missing ON tracks
+    WHEN old.title IS NOT new.title OR old.artist IS NOT new.artist
+        OR old.album IS NOT new.album OR old.album_artist IS NOT new.album_artist
+        OR old.genre IS NOT new.genre OR old.missing IS NOT new.missing
+    BEGIN
+        INSERT INTO tracks_fts(tracks_fts, rowid, title, artist, album, album_artist, genre,
+                               missing)
+        VALUES ('delete', old.num, old.title, old.artist, old.album, old.album_artist,
+                old.genre, old.missing);
+        INSERT INTO tracks_fts(rowid, title, artist, album, album_artist, genre, missing)
+        VALUES (new.num, new.title, new.artist, new.album, new.album_artist, new.genre,
+                new.missing);
+    END;
+    INSERT INTO tracks_fts(tracks_fts) VALUES ('rebuild');
+    "#,
 ];
 
 /// The schema version this build writes.
