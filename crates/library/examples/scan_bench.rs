@@ -1,4 +1,6 @@
 //! Scan benchmark: `cargo run --release -p sonance-library --example scan_bench -- [N]`.
+//! `-- --search-only [COPY]` runs only the search part; `-- --fill DB N` writes a library of
+//! N synthetic tracks (for the page benchmark) and exits.
 //!
 //! Generates N (default 5000) small tagged files (one MP3 and one FLAC made by ffmpeg, copied
 //! with varied tags written by lofty), then measures a cold scan, a rescan with nothing
@@ -80,9 +82,9 @@ fn generate(dir: &Path, n: usize) -> Res<Vec<PathBuf>> {
     Ok(files)
 }
 
-/// Build a library of 100 000 synthetic rows (tags only, no files) at `path`, with
-/// `missing` of them marked missing.
-fn build_big(path: &Path, missing: usize) -> Res<()> {
+/// Build a library of `n` synthetic rows (tags only, no files) at `path`, with `missing` of
+/// them marked missing.
+fn build_big(path: &Path, n: usize, missing: usize) -> Res<()> {
     drop(Library::open(path)?);
     let mut c = rusqlite::Connection::open(path)?;
     let tx = c.transaction()?;
@@ -92,8 +94,8 @@ fn build_big(path: &Path, missing: usize) -> Res<()> {
                 genre, track_no, added_at, album_id, missing)
              VALUES (?1, ?2, 1, 1, ?3, ?4, ?5, ?4, ?6, ?7, 0, ?8, ?9)",
         )?;
-        let every = 100_000usize.checked_div(missing).unwrap_or(usize::MAX);
-        for i in 0..100_000usize {
+        let every = n.checked_div(missing).unwrap_or(usize::MAX);
+        for i in 0..n {
             st.execute(rusqlite::params![
                 format!("{i:016x}"),
                 format!("/music/{i}.mp3"),
@@ -151,7 +153,7 @@ fn old_search(c: &rusqlite::Connection, q: &str, offset: u64, include_missing: b
 /// query in the same run (alternating). Returns (p50, p95) over every query of the library.
 fn search_bench(dir: &Path) -> Res<(Duration, Duration)> {
     let big = dir.join("big.sqlite3");
-    build_big(&big, 50)?;
+    build_big(&big, 100_000, 50)?;
     let lib = Library::open(&big)?;
     let old = rusqlite::Connection::open(&big)?;
     old.execute_batch("PRAGMA cache_size = -8000; PRAGMA mmap_size = 268435456;")?;
@@ -230,6 +232,16 @@ fn quantile(mut v: Vec<Duration>, q: usize) -> Duration {
 }
 
 fn main() -> Res<()> {
+    if std::env::args().nth(1).as_deref() == Some("--fill") {
+        // For the page benchmark (tests/e2e/bench/library-bench.mjs): a library of N rows.
+        let (Some(path), Some(n)) = (std::env::args().nth(2), std::env::args().nth(3)) else {
+            return Err("usage: scan_bench --fill DB N".into());
+        };
+        let n: usize = n.parse()?;
+        build_big(Path::new(&path), n, 0)?;
+        println!("{path}: {n} tracks");
+        return Ok(());
+    }
     if std::env::args().nth(1).as_deref() == Some("--search-only") {
         let tmp = tempfile::tempdir()?;
         let (p50, p95) = search_bench(tmp.path())?;
