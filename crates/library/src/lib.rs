@@ -640,6 +640,28 @@ mod tests {
     }
 
     #[test]
+    fn a_page_of_the_songs_order_walks_an_index_instead_of_sorting_every_track() {
+        let tmp = tempfile::tempdir().unwrap();
+        let lib = Library::open(&tmp.path().join("lib.sqlite3")).unwrap();
+        for filter in ["", "WHERE t.missing = 0"] {
+            let sql = format!(
+                "EXPLAIN QUERY PLAN SELECT t.num FROM tracks t {filter} ORDER BY {} LIMIT 200 OFFSET 400",
+                order_by(Sort::default(), false)
+            );
+            let plan: Vec<String> = lib
+                .read(|c| {
+                    c.prepare(&sql)?
+                        .query_map([], |r| r.get::<_, String>(3))?
+                        .collect()
+                })
+                .unwrap();
+            let plan = plan.join("; ");
+            assert!(plan.contains("tracks_default_order"), "{plan}");
+            assert!(!plan.contains("TEMP B-TREE"), "{plan}");
+        }
+    }
+
+    #[test]
     fn audio_extensions_include_opus_and_ignore_case() {
         assert!(is_audio_path(Path::new("/a/b.OPUS")));
         assert!(is_audio_path(Path::new("/a/b.flac")));

@@ -338,7 +338,9 @@ pub(crate) fn searched(m: &str) -> String {
 /// least; the last column is the missing flag.
 pub(crate) const BM25: &str = "bm25(tracks_fts, 10.0, 3.0, 2.0, 2.0, 1.0, 0.0)";
 
-/// The ORDER BY clause: the column (nulls last), then the id so paging is stable.
+/// The ORDER BY clause: the column (nulls last), then the id so paging is stable. The
+/// default order, ascending, is the index `tracks_default_order` (schema migration 2): keep
+/// the two the same (a test checks that a page of it sorts nothing).
 pub(crate) fn order_by(sort: Sort, ranked: bool) -> String {
     let dir = if sort.desc { "DESC" } else { "ASC" };
     let tail = format!("t.path {dir}, t.id {dir}");

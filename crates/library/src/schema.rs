@@ -90,7 +90,8 @@ const MIGRATIONS: &[&str] = &[
     // 2: the full-text index also holds the missing flag (a token "1" in a column of its
     // own), so a search leaves missing tracks out, and counts its matches, in the index alone
     // instead of looking up each match's row. The update trigger fires only when an indexed
-    // value changes (a rescan touches every unchanged file's row).
+    // value changes (a rescan touches every unchanged file's row). And an index for the
+    // Songs view's order.
     r#"
     DROP TRIGGER tracks_fts_insert;
     DROP TRIGGER tracks_fts_delete;
@@ -128,6 +129,15 @@ const MIGRATIONS: &[&str] = &[
                 new.missing);
     END;
     INSERT INTO tracks_fts(tracks_fts) VALUES ('rebuild');
+
+    -- The Songs view's order (query::order_by, SortKey::Default ascending), so that a page
+    -- of it walks this index instead of sorting every track (235 ms for a page of 100 000
+    -- tracks); the missing flag last, so leaving missing tracks out reads no rows.
+    CREATE INDEX tracks_default_order ON tracks(
+        COALESCE(album_artist, artist) IS NULL, COALESCE(album_artist, artist) COLLATE NOCASE,
+        album IS NULL, album COLLATE NOCASE, disc_no IS NULL, disc_no,
+        track_no IS NULL, track_no, path, id, missing
+    );
     "#,
 ];
 
