@@ -51,11 +51,20 @@ const ms = (x) => `${x.toFixed(1)} ms`;
 const mb = (x) => `${(x / 1e6).toFixed(1)} MB`;
 const grouped = (n) => String(n).replace(/\B(?=(\d{3})+(?!\d))/g, '\u202f');
 
+/** `promise`, or an error after `ms` (page.evaluate and CDP calls have no cap of their own). */
+function capped(promise, ms, what) {
+  let timer;
+  const timeout = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
 async function heap(cdp) {
-  await cdp.send('HeapProfiler.collectGarbage');
-  const { usedSize } = await cdp.send('Runtime.getHeapUsage');
-  await cdp.send('Performance.enable');
-  const { metrics } = await cdp.send('Performance.getMetrics');
+  await capped(cdp.send('HeapProfiler.collectGarbage'), 30_000, 'HeapProfiler.collectGarbage');
+  const { usedSize } = await capped(cdp.send('Runtime.getHeapUsage'), 10_000, 'Runtime.getHeapUsage');
+  await capped(cdp.send('Performance.enable'), 10_000, 'Performance.enable');
+  const { metrics } = await capped(cdp.send('Performance.getMetrics'), 10_000, 'Performance.getMetrics');
   const nodes = metrics.find((m) => m.name === 'Nodes')?.value ?? NaN;
   return { used: usedSize, nodes };
 }
@@ -68,8 +77,10 @@ async function measure(browser, n, dir) {
   const server = await startServer([], { extraArgs: ['--library-db', db] });
   const page = await browser.context.newPage();
   try {
-    const cdp = await page.context().newCDPSession(page);
-    await page.goto(server.url);
+    const cdp = await capped(page.context().newCDPSession(page), 10_000, 'CDP session');
+    await page.bringToFront();
+    await page.goto(server.url, { timeout: 30_000 });
+    log(`${n}: page open`);
     const want = `${grouped(n)} tracks`;
     await page.waitForFunction((w) => document.getElementById('track-count')?.textContent === w, want, { timeout: 60_000 });
     await page.waitForFunction(() => document.querySelectorAll('#track-list tr[data-id]').length > 0, null, { timeout: 30_000 });
@@ -78,7 +89,8 @@ async function measure(browser, n, dir) {
     const rowsBefore = await page.locator('#track-list tr[data-id]').count();
 
     // Smooth scroll: PX a frame, bouncing at both ends.
-    const scroll = await page.evaluate(
+    log(`${n}: heap ${mb(before.used)}; scrolling ${FRAMES} frames`);
+    const scroll = await capped(page.evaluate(
       ({ frames, px }) =>
         new Promise((resolve) => {
           const sc = document.getElementById('view-songs');
@@ -111,14 +123,15 @@ async function measure(browser, n, dir) {
           requestAnimationFrame(step);
         }),
       { frames: FRAMES, px: PX },
-    );
+    ), 120_000, `${FRAMES} animation frames`);
+    log(`${n}: scrolled; ${JUMPS} jumps`);
     await sleep(500);
     const after = await heap(cdp);
 
     // Jumps: a random row, until every row in view has its track.
     const jumps = [];
     for (let j = 0; j < JUMPS; j++) {
-      const took = await page.evaluate(
+      const took = await capped(page.evaluate(
         ({ row, cap }) =>
           new Promise((resolve) => {
             const sc = document.getElementById('view-songs');
@@ -140,7 +153,7 @@ async function measure(browser, n, dir) {
             requestAnimationFrame(check);
           }),
         { row: Math.floor(Math.random() * n), cap: 10_000 },
-      );
+      ), 20_000, 'a jump');
       if (took === null) throw new Error(`${n}: rows in view were still loading 10 s after a jump`);
       jumps.push(took);
     }
