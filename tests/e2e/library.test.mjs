@@ -1,8 +1,5 @@
-// End-to-end test of the library views (search, albums, album page, Play) against the real
-// `sonance serve --library-db` in headless Chromium.
-//
-// Pending: it needs the library backend (GET /api/tracks?q=…, /api/albums, /api/library/scan).
-// Move it to tests/e2e/ once that is merged (it imports ./helpers.mjs from there).
+// End-to-end test of the library views (search, albums, album page, Play, the watched folder,
+// the scan's progress bar) against the real `sonance serve --library-db` in headless Chromium.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
