@@ -1,13 +1,13 @@
-// End-to-end test of the library views (search, albums, album page, Play) against the real
-// `sonance serve --library-db` in headless Chromium.
-//
-// Pending: it needs the library backend (GET /api/tracks?q=…, /api/albums, /api/library/scan).
-// Move it to tests/e2e/ once that is merged (it imports ./helpers.mjs from there).
+// End-to-end test of the library views (search, albums, album page, Play, the watched folder,
+// the scan's progress bar) against the real `sonance serve --library-db` in headless Chromium.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { ffmpeg, launch, openApp, sleep, startServer, tempDir, waitForTime } from './helpers.mjs';
+
+/** Files in the scanned folder of the progress test: enough for a scan of a few seconds. */
+const SCAN_FILES = Number(process.env.SONANCE_E2E_SCAN_FILES || 40_000);
 
 /** Two albums, one by Beyoncé; files named so that file order is not track order. */
 const LIBRARY = [
@@ -147,3 +147,114 @@ describe('library', () => {
   });
 });
 
+
+/** A 10 ms mono WAV (8 kHz, 16 bit, silence): the smallest file the scan reads as a track. */
+function tinyWav() {
+  const samples = 80;
+  const b = Buffer.alloc(44 + samples * 2);
+  b.write('RIFF', 0);
+  b.writeUInt32LE(36 + samples * 2, 4);
+  b.write('WAVE', 8);
+  b.write('fmt ', 12);
+  b.writeUInt32LE(16, 16);
+  b.writeUInt16LE(1, 20); // PCM
+  b.writeUInt16LE(1, 22); // mono
+  b.writeUInt32LE(8000, 24);
+  b.writeUInt32LE(16000, 28);
+  b.writeUInt16LE(2, 32);
+  b.writeUInt16LE(16, 34);
+  b.write('data', 36);
+  b.writeUInt32LE(samples * 2, 40);
+  return b;
+}
+
+/** `n` WAV files, 100 to a folder. */
+async function writeWavs(root, n) {
+  const body = tinyWav();
+  for (let f = 0; f * 100 < n; f++) {
+    const sub = join(root, `folder ${String(f).padStart(4, '0')}`);
+    await mkdir(sub, { recursive: true });
+    const count = Math.min(100, n - f * 100);
+    await Promise.all(Array.from({ length: count }, (_, i) => writeFile(join(sub, `track ${f * 100 + i}.wav`), body)));
+  }
+}
+
+/** "40 000" (narrow no-break spaces between groups, as the page writes numbers) → 40000. */
+const num = (s) => Number(s.replace(/[\s\u202f]/g, ''));
+
+describe('library scan', () => {
+  test('a scan of a big folder shows a progress bar whose count grows, then the whole library', { timeout: 120_000 }, async () => {
+    const d = await tempDir();
+    let srv;
+    const page = await browser.context.newPage();
+    try {
+      const t0 = Date.now();
+      await writeWavs(join(d, 'big'), SCAN_FILES);
+      console.log(`wrote ${SCAN_FILES} files in ${Date.now() - t0} ms`);
+      // Every state the scan box goes through, from the page's first paint.
+      await page.addInitScript(() => {
+        window.__scanSeen = [];
+        document.addEventListener('DOMContentLoaded', () => {
+          const box = document.getElementById('scan');
+          const record = () =>
+            window.__scanSeen.push({
+              at: performance.now(),
+              hidden: box.hidden,
+              label: document.getElementById('scan-label').textContent,
+              text: document.getElementById('scan-text').textContent,
+              value: Number(document.getElementById('scan-bar').getAttribute('aria-valuenow')),
+              width: document.getElementById('scan-fill').style.width,
+            });
+          record();
+          new MutationObserver(record).observe(box, { subtree: true, childList: true, characterData: true, attributes: true });
+        });
+      });
+      srv = await startServer([join(d, 'big')], { extraArgs: ['--library-db', join(d, 'library.db')] });
+      const started = Date.now();
+      await page.goto(srv.url);
+      // The server's scan ends (capped), then the page's bar goes away.
+      for (;;) {
+        const s = await (await fetch(new URL('api/library/scan', srv.url))).json();
+        if (!s.running) break;
+        assert.ok(Date.now() - started < 90_000, `the scan of ${SCAN_FILES} files did not end within 90 s: ${JSON.stringify(s)}`);
+        await sleep(200);
+      }
+      const scanMs = Date.now() - started;
+      console.log(`the scan of ${SCAN_FILES} files took about ${scanMs} ms`);
+      await page.waitForFunction(() => document.getElementById('scan').hidden, null, { timeout: 10_000 });
+      const seen = await page.evaluate(() => window.__scanSeen);
+
+      // While reading tags: "N of TOTAL files" with the bar at N/TOTAL, N growing.
+      const reading = seen
+        .filter((s) => !s.hidden)
+        .map((s) => ({ ...s, m: /^([\d\u202f ]+) of ([\d\u202f ]+) files/.exec(s.text) }))
+        .filter((s) => s.m && num(s.m[2]) === SCAN_FILES)
+        .map((s) => ({ done: num(s.m[1]), value: s.value, width: s.width, label: s.label }));
+      const distinct = [...new Map(reading.map((r) => [r.done, r])).values()];
+      assert.ok(
+        distinct.length >= 2,
+        `the page showed no growing count (${scanMs} ms scan of ${SCAN_FILES} files; raise SONANCE_E2E_SCAN_FILES on a faster machine): ${JSON.stringify(seen.slice(0, 20))}`,
+      );
+      for (let i = 1; i < distinct.length; i++) assert.ok(distinct[i].done > distinct[i - 1].done, `the count went back: ${JSON.stringify(distinct)}`);
+      assert.ok(distinct[0].done < SCAN_FILES, 'the bar was seen before the end');
+      for (const r of distinct) {
+        const pct = Math.round((r.done / SCAN_FILES) * 100);
+        assert.equal(r.value, pct, `aria-valuenow for ${r.done} of ${SCAN_FILES}`);
+        assert.equal(r.width, `${pct}%`, `the bar's width for ${r.done} of ${SCAN_FILES}`);
+        assert.match(r.label, /^Scanning/);
+      }
+      assert.ok(distinct.some((r) => r.value > 0 && r.value < 100), `no partly filled bar: ${JSON.stringify(distinct)}`);
+      console.log(`the page showed ${distinct.map((r) => r.done).join(', ')} of ${SCAN_FILES}`);
+
+      // Then the finished library: every file listed, bar gone.
+      const all = `${String(SCAN_FILES).replace(/\B(?=(\d{3})+(?!\d))/g, '\u202f')} tracks`;
+      await page.waitForFunction((want) => document.getElementById('track-count').textContent === want, all, { timeout: 15_000 });
+      assert.ok((await page.locator('#track-list tr[data-id]').count()) > 0, 'rows are listed');
+      assert.equal(await page.locator('#scan').isHidden(), true);
+    } finally {
+      await page.close();
+      await srv?.stop();
+      await rm(d, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,4 +1,6 @@
 //! Scan benchmark: `cargo run --release -p sonance-library --example scan_bench -- [N]`.
+//! `-- --search-only [COPY]` runs only the search part; `-- --fill DB N` writes a library of
+//! N synthetic tracks (for the page benchmark) and exits.
 //!
 //! Generates N (default 5000) small tagged files (one MP3 and one FLAC made by ffmpeg, copied
 //! with varied tags written by lofty), then measures a cold scan, a rescan with nothing
@@ -80,100 +82,207 @@ fn generate(dir: &Path, n: usize) -> Res<Vec<PathBuf>> {
     Ok(files)
 }
 
-/// Search latency on 100 000 synthetic rows: (p50, p95, hits, queries).
-fn search_bench(dir: &Path) -> Res<(Duration, Duration, usize, usize)> {
-    let big = dir.join("big.sqlite3");
-    drop(Library::open(&big)?);
+/// Build a library of `n` synthetic rows (tags only, no files) at `path`, with `missing` of
+/// them marked missing.
+fn build_big(path: &Path, n: usize, missing: usize) -> Res<()> {
+    drop(Library::open(path)?);
+    let mut c = rusqlite::Connection::open(path)?;
+    let tx = c.transaction()?;
     {
-        let mut c = rusqlite::Connection::open(&big)?;
-        let tx = c.transaction()?;
-        {
-            let mut st = tx.prepare(
-                "INSERT INTO tracks (id, path, size, mtime, title, artist, album, album_artist,
-                    genre, track_no, added_at, album_id)
-                 VALUES (?1, ?2, 1, 1, ?3, ?4, ?5, ?4, ?6, ?7, 0, ?8)",
-            )?;
-            for i in 0..100_000usize {
-                st.execute(rusqlite::params![
-                    format!("{i:016x}"),
-                    format!("/music/{i}.mp3"),
-                    format!("{} {} {}", word(i * 3), word(i * 7 + 1), word(i / 11)),
-                    format!("{} {}", word(i / 100), word(i / 1300)),
-                    format!("{} {}", word(i / 10), i / 10),
-                    word(i / 50),
-                    (i % 12) as i64 + 1,
-                    format!("{:016x}", i / 10),
-                ])?;
-            }
-        }
-        tx.commit()?;
-    }
-    let big_lib = Library::open(&big)?;
-    let queries = [
-        "lo",
-        "beyonce",
-        "night riv",
-        "zoe gold",
-        "b",
-        "mot",
-        "velvet neon 12",
-        "ocean",
-    ];
-    let mut times = Vec::new();
-    let mut hits = 0;
-    for round in 0..25 {
-        for q in queries {
-            let t = Instant::now();
-            let page = big_lib.tracks(&TrackQuery {
-                q: Some(q.to_string()),
-                limit: 100,
-                offset: (round % 3) * 100,
-                ..TrackQuery::default()
-            })?;
-            times.push(t.elapsed());
-            hits += page.items.len();
+        let mut st = tx.prepare(
+            "INSERT INTO tracks (id, path, size, mtime, title, artist, album, album_artist,
+                genre, track_no, added_at, album_id, missing)
+             VALUES (?1, ?2, 1, 1, ?3, ?4, ?5, ?4, ?6, ?7, 0, ?8, ?9)",
+        )?;
+        let every = n.checked_div(missing).unwrap_or(usize::MAX);
+        for i in 0..n {
+            st.execute(rusqlite::params![
+                format!("{i:016x}"),
+                format!("/music/{i}.mp3"),
+                format!("{} {} {}", word(i * 3), word(i * 7 + 1), word(i / 11)),
+                format!("{} {}", word(i / 100), word(i / 1300)),
+                format!("{} {}", word(i / 10), i / 10),
+                word(i / 50),
+                (i % 12) as i64 + 1,
+                format!("{:016x}", i / 10),
+                i % every == every / 2,
+            ])?;
         }
     }
-    let times_len = times.len();
-    let search_p95 = p95(times.clone());
-    let search_p50 = {
-        let mut v = times.clone();
-        v.sort();
-        v[v.len() / 2]
-    };
-
-    let mut by_query: Vec<(Duration, &str)> = queries
-        .iter()
-        .enumerate()
-        .map(|(i, q)| {
-            let mut v: Vec<Duration> = times
-                .iter()
-                .skip(i)
-                .step_by(queries.len())
-                .copied()
-                .collect();
-            v.sort();
-            (v[v.len() / 2], *q)
-        })
-        .collect();
-    by_query.sort();
-    eprintln!("median per query: {by_query:?}");
-    Ok((search_p50, search_p95, hits, times_len))
+    tx.commit()?;
+    Ok(())
 }
 
-fn p95(mut v: Vec<Duration>) -> Duration {
+/// The search as it was before the index-only count (the reference): every match joined to
+/// its row, ranked with bm25 and counted.
+fn old_search(c: &rusqlite::Connection, q: &str, offset: u64, include_missing: bool) -> Res<usize> {
+    let Some(m) = sonance_library::fts_query(q) else {
+        return Ok(0);
+    };
+    let missing = if include_missing {
+        ""
+    } else {
+        " AND t.missing = 0"
+    };
+    let from = "tracks t JOIN tracks_fts ON tracks_fts.rowid = t.num";
+    let nums: Vec<i64> = c
+        .prepare_cached(&format!(
+            "SELECT t.num FROM {from} WHERE tracks_fts MATCH ?1{missing}
+             ORDER BY bm25(tracks_fts) ASC, t.path ASC, t.id ASC LIMIT 100 OFFSET {offset}"
+        ))?
+        .query_map([&m], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    let _total: i64 = c
+        .prepare_cached(&format!(
+            "SELECT COUNT(*) FROM {from} WHERE tracks_fts MATCH ?1{missing}"
+        ))?
+        .query_row([&m], |r| r.get(0))?;
+    let list = nums
+        .iter()
+        .map(i64::to_string)
+        .collect::<Vec<_>>()
+        .join(",");
+    let rows = c
+        .prepare(&format!("SELECT * FROM tracks WHERE num IN ({list})"))?
+        .query_map([], |r| r.get::<_, String>(1))?
+        .count();
+    Ok(rows)
+}
+
+/// CPU time of this thread so far: what a query costs without the time other processes
+/// held the cores.
+fn thread_cpu() -> Duration {
+    cpu_clock(rustix::time::ClockId::ThreadCPUTime)
+}
+
+/// CPU time of every thread of this process so far.
+fn process_cpu() -> Duration {
+    cpu_clock(rustix::time::ClockId::ProcessCPUTime)
+}
+
+fn cpu_clock(id: rustix::time::ClockId) -> Duration {
+    let ts = rustix::time::clock_gettime(id);
+    Duration::new(
+        ts.tv_sec.max(0) as u64,
+        ts.tv_nsec.clamp(0, 999_999_999) as u32,
+    )
+}
+
+/// Wall and CPU time of `f`.
+fn timed<T>(f: impl FnOnce() -> Res<T>) -> Res<(T, Duration, Duration)> {
+    let (c, t) = (thread_cpu(), Instant::now());
+    let out = f()?;
+    Ok((out, t.elapsed(), thread_cpu().saturating_sub(c)))
+}
+
+/// Search latency per query kind on 100 000 synthetic rows (50 missing), the library against
+/// the old query in the same run (alternating). Returns (p50, p95) of wall time over every
+/// query of the library.
+fn search_bench(dir: &Path) -> Res<(Duration, Duration)> {
+    let big = dir.join("big.sqlite3");
+    build_big(&big, 100_000, 50)?;
+    let lib = Library::open(&big)?;
+    let old = rusqlite::Connection::open(&big)?;
+    old.execute_batch("PRAGMA cache_size = -8000; PRAGMA mmap_size = 268435456;")?;
+    let queries = [
+        ("one letter", "b"),
+        ("two letters", "lo"),
+        ("three letters", "mot"),
+        ("a word", "ocean"),
+        ("a word, accent folded", "beyonce"),
+        ("two words", "night riv"),
+        ("two words", "zoe gold"),
+        ("three words", "velvet neon 12"),
+        ("three words, no match", "paper glass 1234"),
+    ];
+    const ROUNDS: usize = 40;
+    let (mut all_new, mut all_new_cpu, mut all_old, mut all_old_cpu) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    println!("| query | kind | matches | library wall p50 / p95 | library CPU p50 / p95 | missing listed too (API), wall | reference (old query) wall | reference CPU |");
+    println!("|---|---|---|---|---|---|---|---|");
+    for (kind, text) in queries {
+        let (mut new, mut new_cpu, mut api) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut reference, mut reference_cpu) = (Vec::new(), Vec::new());
+        let mut total = 0;
+        for round in 0..ROUNDS {
+            let offset = (round as u64 % 3) * 100;
+            for include_missing in [false, true] {
+                let (page, wall, cpu) = timed(|| {
+                    Ok(lib.tracks(&TrackQuery {
+                        q: Some(text.to_string()),
+                        limit: 100,
+                        offset,
+                        include_missing,
+                        ..TrackQuery::default()
+                    })?)
+                })?;
+                if include_missing {
+                    api.push(wall);
+                } else {
+                    new.push(wall);
+                    new_cpu.push(cpu);
+                    total = page.total;
+                }
+                assert!(page.items.len() as u64 <= 100);
+            }
+            let (_, wall, cpu) = timed(|| old_search(&old, text, offset, false))?;
+            reference.push(wall);
+            reference_cpu.push(cpu);
+        }
+        println!(
+            "| `{text}` | {kind} | {total} | {} | {} | {} | {} | {} |",
+            pct(&new),
+            pct(&new_cpu),
+            pct(&api),
+            pct(&reference),
+            pct(&reference_cpu)
+        );
+        all_new.extend(new.iter().chain(&api).copied());
+        all_new_cpu.extend(new_cpu);
+        all_old.extend(reference);
+        all_old_cpu.extend(reference_cpu);
+    }
+    println!(
+        "| **all** | | | **{}** (with the API column) | **{}** | | {} | {} |",
+        pct(&all_new),
+        pct(&all_new_cpu),
+        pct(&all_old),
+        pct(&all_old_cpu)
+    );
+    Ok((quantile(all_new.clone(), 50), quantile(all_new, 95)))
+}
+
+fn pct(v: &[Duration]) -> String {
+    format!(
+        "{:.2} / {:.2} ms",
+        quantile(v.to_vec(), 50).as_secs_f64() * 1e3,
+        quantile(v.to_vec(), 95).as_secs_f64() * 1e3
+    )
+}
+
+fn quantile(mut v: Vec<Duration>, q: usize) -> Duration {
     v.sort();
-    v[(v.len() * 95 / 100).min(v.len() - 1)]
+    v[(v.len() * q / 100).min(v.len() - 1)]
 }
 
 fn main() -> Res<()> {
+    if std::env::args().nth(1).as_deref() == Some("--fill") {
+        // For the page benchmark (tests/e2e/bench/library-bench.mjs): a library of N rows.
+        let (Some(path), Some(n)) = (std::env::args().nth(2), std::env::args().nth(3)) else {
+            return Err("usage: scan_bench --fill DB N".into());
+        };
+        let n: usize = n.parse()?;
+        build_big(Path::new(&path), n, 0)?;
+        println!("{path}: {n} tracks");
+        return Ok(());
+    }
     if std::env::args().nth(1).as_deref() == Some("--search-only") {
         let tmp = tempfile::tempdir()?;
-        let (p50, p95, hits, n) = search_bench(tmp.path())?;
+        let (p50, p95) = search_bench(tmp.path())?;
         if let Some(keep) = std::env::args().nth(2) {
             std::fs::copy(tmp.path().join("big.sqlite3"), keep)?;
         }
-        println!("search on 100 000 rows: {n} queries, {hits} hits, p50 {p50:.2?}, p95 {p95:.2?}");
+        println!("search on 100 000 rows, limit 100: p50 {p50:.2?}, p95 {p95:.2?}");
         return Ok(());
     }
     let n: usize = std::env::args()
@@ -189,18 +298,18 @@ fn main() -> Res<()> {
     // Cold scan.
     let lib = Library::open(&tmp.path().join("lib.sqlite3"))?;
     lib.add_folder(&tmp.path().join("music"))?;
-    let t = Instant::now();
+    let (t, c) = (Instant::now(), process_cpu());
     let report = lib.scan(&AtomicBool::new(false), &|_| {})?;
-    let cold = t.elapsed();
+    let (cold, cold_cpu) = (t.elapsed(), process_cpu().saturating_sub(c));
     assert_eq!(report.added as usize, n, "{report:?}");
 
     // Rescan, nothing changed.
-    let t = Instant::now();
+    let (t, c) = (Instant::now(), process_cpu());
     let again = lib.scan(&AtomicBool::new(false), &|_| {})?;
-    let warm = t.elapsed();
+    let (warm, warm_cpu) = (t.elapsed(), process_cpu().saturating_sub(c));
     assert_eq!(again.unchanged as usize, n);
 
-    let (search_p50, search_p95, hits, nq) = search_bench(tmp.path())?;
+    let (search_p50, search_p95) = search_bench(tmp.path())?;
 
     // Reference: ffprobe, one process per file.
     let sample: Vec<&PathBuf> = files.iter().step_by((n / 200).max(1)).take(200).collect();
@@ -221,18 +330,19 @@ fn main() -> Res<()> {
     println!("|---|---|");
     println!("| files | {n} (half MP3, half FLAC, 1 s each) |");
     println!(
-        "| cold scan | {:.2} s = {:.0} files/s |",
+        "| cold scan | {:.2} s = {:.0} files/s ({:.2} s of CPU, all threads) |",
         cold.as_secs_f64(),
-        n as f64 / cold.as_secs_f64()
+        n as f64 / cold.as_secs_f64(),
+        cold_cpu.as_secs_f64()
     );
     println!(
-        "| rescan, nothing changed | {:.3} s = {:.0} files/s |",
+        "| rescan, nothing changed | {:.3} s = {:.0} files/s ({:.3} s of CPU) |",
         warm.as_secs_f64(),
-        n as f64 / warm.as_secs_f64()
+        n as f64 / warm.as_secs_f64(),
+        warm_cpu.as_secs_f64()
     );
     println!(
-        "| search on 100 000 rows (limit 100, {} queries, {hits} hits) | p50 {:.2} ms, p95 {:.2} ms |",
-        nq,
+        "| search on 100 000 rows (limit 100, table above), wall | p50 {:.2} ms, p95 {:.2} ms |",
         search_p50.as_secs_f64() * 1e3,
         search_p95.as_secs_f64() * 1e3
     );

@@ -249,6 +249,10 @@ pub(crate) struct Filter {
     pub clauses: Vec<String>,
     pub params: Vec<Value>,
     pub ranked: bool,
+    /// The FTS5 query, when there is search text.
+    pub fts: Option<String>,
+    /// Whether anything but the search text and the missing flag filters the rows.
+    pub narrowed: bool,
 }
 
 impl Filter {
@@ -267,13 +271,19 @@ pub(crate) fn track_filter(q: &TrackQuery) -> Option<Filter> {
         clauses: Vec::new(),
         params: Vec::new(),
         ranked: false,
+        fts: None,
+        narrowed: q.album_id.is_some()
+            || q.artist.is_some()
+            || q.genre.is_some()
+            || q.folder.is_some(),
     };
     if let Some(text) = q.q.as_deref().filter(|s| !s.trim().is_empty()) {
         // Text with nothing searchable in it matches nothing.
         let m = fts_query(text)?;
         f.from = "tracks t JOIN tracks_fts ON tracks_fts.rowid = t.num".to_string();
         f.clauses.push("tracks_fts MATCH ?".to_string());
-        f.params.push(Value::Text(m));
+        f.params.push(Value::Text(searched(&m)));
+        f.fts = Some(m);
         f.ranked = true;
     }
     if !q.include_missing {
@@ -302,12 +312,40 @@ pub(crate) fn track_filter(q: &TrackQuery) -> Option<Filter> {
     Some(f)
 }
 
-/// The ORDER BY clause: the column (nulls last), then the id so paging is stable.
+/// An FTS5 query from [`fts_query`] kept off the index's missing-flag column, whose only
+/// tokens are "0" and "1": only a word whose first token is one of those could match there,
+/// so only such a word gets a column filter (a filter makes the index read positions).
+pub(crate) fn searched(m: &str) -> String {
+    m.split(' ')
+        .map(|phrase| {
+            let first: String = phrase
+                .trim_start_matches('"')
+                .chars()
+                .take_while(|c| c.is_alphanumeric())
+                .collect();
+            if first == "0" || first == "1" {
+                format!("{{title artist album album_artist genre}} : {phrase}")
+            } else {
+                phrase.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Column weights of the ranking (title, artist, album, album artist, genre): a word in the
+/// title counts most, then artist, album and album artist (often the artist again), genre
+/// least; the last column is the missing flag.
+pub(crate) const BM25: &str = "bm25(tracks_fts, 10.0, 3.0, 2.0, 2.0, 1.0, 0.0)";
+
+/// The ORDER BY clause: the column (nulls last), then the id so paging is stable. The
+/// default order, ascending, is the index `tracks_default_order` (schema migration 2): keep
+/// the two the same (a test checks that a page of it sorts nothing).
 pub(crate) fn order_by(sort: Sort, ranked: bool) -> String {
     let dir = if sort.desc { "DESC" } else { "ASC" };
     let tail = format!("t.path {dir}, t.id {dir}");
     match sort.key {
-        SortKey::Default if ranked => format!("bm25(tracks_fts) {dir}, {tail}"),
+        SortKey::Default if ranked => format!("{BM25} {dir}, {tail}"),
         SortKey::Default => format!(
             "COALESCE(t.album_artist, t.artist) IS NULL, COALESCE(t.album_artist, t.artist) COLLATE NOCASE {dir}, \
              t.album IS NULL, t.album COLLATE NOCASE {dir}, t.disc_no IS NULL, t.disc_no {dir}, \
@@ -349,5 +387,15 @@ mod tests {
         );
         assert_eq!(fts_query(" \"* ^ - () "), None);
         assert_eq!(fts_query("AC/DC").as_deref(), Some("\"AC/DC\"*"));
+    }
+
+    #[test]
+    fn only_words_that_could_match_the_missing_flag_are_column_filtered() {
+        let m = fts_query("1 10 0.5 love").unwrap();
+        assert_eq!(
+            searched(&m),
+            "{title artist album album_artist genre} : \"1\"* \"10\"* \
+             {title artist album album_artist genre} : \"0.5\"* \"love\"*"
+        );
     }
 }

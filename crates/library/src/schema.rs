@@ -87,6 +87,61 @@ const MIGRATIONS: &[&str] = &[
         data        BLOB NOT NULL
     );
     "#,
+    // 2: the full-text index also holds the missing flag (a token "1" in a column of its
+    // own), so a search leaves missing tracks out, and counts its matches, in the index alone
+    // instead of looking up each match's row. The update trigger fires only when an indexed
+    // value changes (a rescan touches every unchanged file's row). Prefix indexes up to 6
+    // letters (were 3): a longer typed prefix without one is gathered from every term that
+    // starts with it before anything can be skipped (3.9 ms instead of 1.4 ms for "velvet
+    // neon 12" on 100 000 tracks; the index grows by about 40 %). And an index for the
+    // Songs view's order.
+    r#"
+    DROP TRIGGER tracks_fts_insert;
+    DROP TRIGGER tracks_fts_delete;
+    DROP TRIGGER tracks_fts_update;
+    DROP TABLE tracks_fts;
+    CREATE VIRTUAL TABLE tracks_fts USING fts5(
+        title, artist, album, album_artist, genre, missing,
+        content='tracks', content_rowid='num',
+        tokenize='unicode61 remove_diacritics 2',
+        prefix='1 2 3 4 5 6'
+    );
+    CREATE TRIGGER tracks_fts_insert AFTER INSERT ON tracks BEGIN
+        INSERT INTO tracks_fts(rowid, title, artist, album, album_artist, genre, missing)
+        VALUES (new.num, new.title, new.artist, new.album, new.album_artist, new.genre,
+                new.missing);
+    END;
+    CREATE TRIGGER tracks_fts_delete AFTER DELETE ON tracks BEGIN
+        INSERT INTO tracks_fts(tracks_fts, rowid, title, artist, album, album_artist, genre,
+                               missing)
+        VALUES ('delete', old.num, old.title, old.artist, old.album, old.album_artist,
+                old.genre, old.missing);
+    END;
+    CREATE TRIGGER tracks_fts_update AFTER UPDATE OF title, artist, album, album_artist, genre,
+        missing ON tracks
+    WHEN old.title IS NOT new.title OR old.artist IS NOT new.artist
+        OR old.album IS NOT new.album OR old.album_artist IS NOT new.album_artist
+        OR old.genre IS NOT new.genre OR old.missing IS NOT new.missing
+    BEGIN
+        INSERT INTO tracks_fts(tracks_fts, rowid, title, artist, album, album_artist, genre,
+                               missing)
+        VALUES ('delete', old.num, old.title, old.artist, old.album, old.album_artist,
+                old.genre, old.missing);
+        INSERT INTO tracks_fts(rowid, title, artist, album, album_artist, genre, missing)
+        VALUES (new.num, new.title, new.artist, new.album, new.album_artist, new.genre,
+                new.missing);
+    END;
+    INSERT INTO tracks_fts(tracks_fts) VALUES ('rebuild');
+
+    -- The Songs view's order (query::order_by, SortKey::Default ascending), so that a page
+    -- of it walks this index instead of sorting every track (235 ms for a page of 100 000
+    -- tracks); the missing flag last, so leaving missing tracks out reads no rows.
+    CREATE INDEX tracks_default_order ON tracks(
+        COALESCE(album_artist, artist) IS NULL, COALESCE(album_artist, artist) COLLATE NOCASE,
+        album IS NULL, album COLLATE NOCASE, disc_no IS NULL, disc_no,
+        track_no IS NULL, track_no, path, id, missing
+    );
+    "#,
 ];
 
 /// The schema version this build writes.
