@@ -12,6 +12,7 @@ import { NowCover } from './library/covers';
 import type { TrackSource } from './library/queue';
 import { Library } from './library/views';
 import { SeekBar } from './ui/seekBar';
+import { KeySwitch, type SwitchState } from './switch';
 import { connectCore, forgetStoredSettings, storedSettings, type Core } from './core/client';
 import { CoreFollower } from './core/follow';
 import { currentTrack, keyAction, MAX_TRACKS, nextRepeat, playNowCommand, repeatLabel, seekCommand, unit, type Command, type Event as CoreEvent, type PlayerState as CoreState } from './core/model';
@@ -38,6 +39,9 @@ declare global {
       /** The A/B switch (its second deck): the desktop's native path disables it. */
       ab: AbSwitch;
       abState(): AbState;
+      /** Preset and intensity changes heard at once through decks in step (switch.ts). */
+      keySwitch: KeySwitch;
+      switchState(): SwitchState;
       /** The player core the page follows (the host's, or the page's own stand-in on an older server). */
       core?: { state(): CoreState; send(cmd: Command): Promise<void>; readonly remote: boolean };
     };
@@ -62,6 +66,18 @@ function start(): void {
     out.setVolume(Number(($('volume') as HTMLInputElement).value) / 100);
     return { player: new Player(el, bridge, out), output: out };
   });
+  // A preset or intensity change while playing: heard through a deck in step (switch.ts).
+  const keySwitch = new KeySwitch(
+    player,
+    output,
+    () => {
+      const el = document.createElement('audio');
+      const out = new AudioOutput(el, output.context);
+      out.setVolume(Number(($('volume') as HTMLInputElement).value) / 100);
+      return { player: new Player(el, bridge, out), output: out };
+    },
+    () => abOn,
+  );
 
   const exposed: NonNullable<Window['__sonance']> = {
     audio,
@@ -77,6 +93,8 @@ function start(): void {
     bridge,
     ab,
     abState: () => ab.state(),
+    keySwitch,
+    switchState: () => keySwitch.state(),
   };
   window.__sonance = exposed;
 
@@ -338,6 +356,8 @@ function start(): void {
 
   function setAb(on: boolean): void {
     abOn = on && descriptions.has(AB_PRESET) && presetSel.value !== AB_PRESET;
+    // The outputs are A/B's now: a switch under way hands back to the player first.
+    if (abOn) keySwitch.stop();
     ab.set(abOn, presetSel.value);
     renderPreset();
   }
@@ -442,7 +462,7 @@ function start(): void {
   presetSel.addEventListener('change', () => {
     abOn = false;
     ab.set(false, presetSel.value);
-    player.setPreset(presetSel.value);
+    keySwitch.change(presetSel.value, player.intensity);
     renderPreset();
     send({ type: 'set_preset', preset: presetSel.value });
   });
@@ -455,9 +475,11 @@ function start(): void {
     if (intensityTimer !== null) clearTimeout(intensityTimer);
     // The value the user chose, read now: a re-render may reset the slider before the timer.
     const x = unit(Number(intensity.value));
+    // Heard at once (the latest value wins: a deck still loading an older one is re-aimed);
+    // the core hears where the slider rests.
+    keySwitch.change(player.preset, x);
     intensityTimer = setTimeout(() => {
       intensityTimer = null;
-      player.setIntensity(x);
       send({ type: 'set_intensity', intensity: x });
     }, 150);
   });
@@ -471,6 +493,7 @@ function start(): void {
   function applyVolume(v: number): void {
     output.setVolume(v);
     ab.setVolume(v);
+    keySwitch.setVolume(v);
   }
 
   volume.addEventListener('input', () => applyVolume(unit(Number(volume.value))));
@@ -524,7 +547,7 @@ function start(): void {
     applyVolume(v);
     const x = Math.max(0, Math.min(1, s.intensity));
     if (Math.abs(player.intensity - x) > 0.005 && intensityTimer === null) {
-      player.setIntensity(x);
+      keySwitch.change(player.preset, x);
       intensity.value = String(Math.round(x * 100));
     }
     if (presetNames === null) return;
@@ -535,7 +558,7 @@ function start(): void {
           abOn = false;
           ab.set(false, s.preset);
         }
-        if (player.track) player.setPreset(s.preset);
+        if (player.track) keySwitch.change(s.preset, player.intensity);
         else player.preset = s.preset;
         renderPreset();
       }

@@ -13,10 +13,40 @@
 
 const FADE_IN_S = 0.04;
 const FADE_OUT_S = 0.008;
-/** An A/B flip: short enough to feel instant, long enough not to click. */
+/** An A/B flip or a deck switch (switch.ts): short enough to feel instant, long enough not to click. */
 const DECK_FADE_S = 0.02;
 
 type Ctor = typeof AudioContext;
+
+/**
+ * Ramp `g` to 1 (`on`) or 0 over {@link DECK_FADE_S} along a quarter sine (cosine), from
+ * where it is: two outputs faded this way at once keep their summed power (an equal-power
+ * cross-fade), where linear ramps dip by 3 dB half-way.
+ */
+export function equalPowerFade(g: AudioParam, t: number, on: boolean): void {
+  const from = Math.max(0, Math.min(1, g.value));
+  // Where on the quarter sine the gain stands now (an interrupted fade goes on from there).
+  const phase0 = Math.asin(from);
+  const phase1 = on ? Math.PI / 2 : 0;
+  const steps = 32;
+  const curve = new Float32Array(steps + 1);
+  for (let k = 0; k <= steps; k++) curve[k] = Math.sin(phase0 + ((phase1 - phase0) * k) / steps);
+  const dur = DECK_FADE_S * Math.max(0.1, Math.abs(phase1 - phase0) / (Math.PI / 2));
+  const hold = (g as AudioParam & { cancelAndHoldAtTime?: (t: number) => AudioParam }).cancelAndHoldAtTime;
+  try {
+    if (hold) hold.call(g, t);
+    else {
+      g.cancelScheduledValues(t);
+      g.setValueAtTime(from, t);
+    }
+    g.setValueCurveAtTime(curve, t, dur);
+  } catch {
+    // A curve still running where this one would start (no cancelAndHoldAtTime): a linear ramp.
+    g.cancelScheduledValues(0);
+    g.setValueAtTime(from, t);
+    g.linearRampToValueAtTime(on ? 1 : 0, t + DECK_FADE_S);
+  }
+}
 
 export class AudioOutput {
   context: AudioContext | null = null;
@@ -30,6 +60,11 @@ export class AudioOutput {
   private audible = true;
   private routed = false;
   private fallbackTimer: ReturnType<typeof setInterval> | null = null;
+  /**
+   * The ramp after a seek or start. A switch deck (switch.ts) starts silent and is brought in
+   * by its own cross-fade, so it ramps for a few milliseconds only.
+   */
+  fadeInS = FADE_IN_S;
 
   /** With `context`, shares that AudioContext (a second deck) instead of opening one. */
   constructor(
@@ -72,11 +107,7 @@ export class AudioOutput {
     if (on === this.audible) return;
     this.audible = on;
     if (this.routed && this.context && this.gate) {
-      const t = this.context.currentTime;
-      const g = this.gate.gain;
-      g.cancelScheduledValues(t);
-      g.setValueAtTime(g.value, t);
-      g.linearRampToValueAtTime(on ? 1 : 0, t + DECK_FADE_S);
+      equalPowerFade(this.gate.gain, this.context.currentTime, on);
     } else {
       this.audio.volume = on ? this.volume * this.volume : 0;
     }
@@ -116,7 +147,7 @@ export class AudioOutput {
       const g = this.fade.gain;
       g.cancelScheduledValues(t);
       g.setValueAtTime(0, t);
-      g.linearRampToValueAtTime(1, t + FADE_IN_S);
+      g.linearRampToValueAtTime(1, t + this.fadeInS);
     } else {
       // Element volume in a few steps.
       this.stopFallback();
@@ -124,7 +155,7 @@ export class AudioOutput {
       const t0 = performance.now();
       this.audio.volume = 0;
       this.fallbackTimer = setInterval(() => {
-        const k = Math.min(1, (performance.now() - t0) / (FADE_IN_S * 1000));
+        const k = Math.min(1, (performance.now() - t0) / (this.fadeInS * 1000));
         this.audio.volume = target * k;
         if (k >= 1) this.stopFallback();
       }, 5);
