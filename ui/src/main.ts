@@ -468,6 +468,8 @@ function start(): void {
   });
 
   abBtn.addEventListener('click', () => setAb(!abOn));
+  // Reaching for the preset or intensity control loads the track on a switch deck.
+  for (const el of [presetSel, intensity]) for (const ev of ['pointerenter', 'focus']) el.addEventListener(ev, () => keySwitch.warm());
   // Reaching for A/B starts its deck, so the first flip is instant too.
   for (const ev of ['pointerenter', 'focus']) abBtn.addEventListener(ev, () => ab.warm(presetSel.value));
 

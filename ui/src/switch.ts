@@ -153,6 +153,23 @@ export class KeySwitch {
   }
 
   /**
+   * The user reaches for the preset or intensity control: load the track on a deck now
+   * (paused, the current rendering: the server has it), so a change only has to fetch the
+   * new rendering's span.
+   */
+  warm(): void {
+    if (!this.usable()) return;
+    const track = this.main.track!;
+    if (this.decks.length === 0) this.decks.push(this.newDeck());
+    const free = this.decks.find((d, i) => i !== this.heard && d.phase === 'idle');
+    const p = free?.player;
+    if (!p || (p.track && String(p.track.id) === String(track.id) && !p.error)) return;
+    p.preset = this.main.preset;
+    p.intensity = this.main.intensity;
+    void p.load(track.id, { autoplay: false, position: this.main.currentTime });
+  }
+
+  /**
    * The user chose `preset` at `intensity`: the main player switches to it, and while it
    * plays the change is heard through a deck.
    */
