@@ -262,6 +262,12 @@ function start(): void {
   }
 
   let intensityTimer: ReturnType<typeof setTimeout> | null = null;
+  /**
+   * The preset this page last sent the core: until the core says it back (or 3 s pass), its
+   * older settings are echoes of earlier choices, not a change made elsewhere (quick changes
+   * would otherwise be undone and redone, each through a deck).
+   */
+  let presetSent: { preset: string; at: number } | null = null;
   let detailFor: string | null = null;
 
   /** The id the now-playing area shows: what the player loads or holds. */
@@ -464,6 +470,7 @@ function start(): void {
     ab.set(false, presetSel.value);
     keySwitch.change(presetSel.value, player.intensity);
     renderPreset();
+    presetSent = { preset: presetSel.value, at: performance.now() };
     send({ type: 'set_preset', preset: presetSel.value });
   });
 
@@ -553,6 +560,8 @@ function start(): void {
       intensity.value = String(Math.round(x * 100));
     }
     if (presetNames === null) return;
+    if (presetSent && (s.preset === presetSent.preset || performance.now() - presetSent.at > 3000)) presetSent = null;
+    if (presetSent) return;
     if (presetNames.includes(s.preset)) {
       if (presetSel.value !== s.preset || (!abOn && player.preset !== s.preset)) {
         presetSel.value = s.preset;
