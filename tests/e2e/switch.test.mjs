@@ -315,16 +315,26 @@ test('50 changes in a row while playing: no stall, no error, the last one is wha
   await waitForTime(page, 1, 30_000);
   const presets = (await (await fetch(new URL('api/presets', server.url))).json()).filter((p) => p.available !== false && !p.name.startsWith('original')).map((p) => p.name);
   assert.ok(presets.length >= 2, `presets to change between (${presets.join(', ')})`);
-  // Presets from the selector and intensities from the slider, as a user's quick clicks and
-  // key presses make them: 40–160 ms apart.
+  // Presets from the selector and intensities from the slider (some dragged through other
+  // values first), as a user's quick clicks, drags and key presses make them: 40–160 ms apart.
   const plan = [];
   for (let i = 0; i < 50; i++) {
-    plan.push(i % 3 === 2 ? { kind: 'intensity', value: [20, 55, 80, 100, 35][i % 5], gap: 40 + ((i * 37) % 120) } : { kind: 'preset', value: presets[(i * 7 + 1) % presets.length], gap: 40 + ((i * 53) % 120) });
+    // Every other intensity change is the end of a drag: the slider passes through values first.
+    plan.push(
+      i % 3 === 2
+        ? { kind: 'intensity', value: [20, 55, 80, 100, 35][i % 5], gap: 40 + ((i * 37) % 120), drag: i % 2 ? [90, 70, 60, 45, 30].slice(0, 2 + (i % 4)) : [] }
+        : { kind: 'preset', value: presets[(i * 7 + 1) % presets.length], gap: 40 + ((i * 53) % 120) },
+    );
   }
   await page.evaluate(async (plan) => {
     for (const step of plan) {
       const el = document.getElementById(step.kind === 'preset' ? 'preset' : 'intensity');
       el.focus();
+      for (const v of step.drag ?? []) {
+        el.value = String(v);
+        el.dispatchEvent(new Event('input', { bubbles: true }));
+        await new Promise((r) => setTimeout(r, 60));
+      }
       el.value = String(step.value);
       el.dispatchEvent(new Event('input', { bubbles: true }));
       el.dispatchEvent(new Event('change', { bubbles: true }));

@@ -480,7 +480,23 @@ function start(): void {
   // Reaching for A/B starts its deck, so the first flip is instant too.
   for (const ev of ['pointerenter', 'focus']) abBtn.addEventListener(ev, () => ab.warm(presetSel.value));
 
+  // While the slider is dragged, what it passes through is heard too, at most every
+  // DRAG_MS (each value is a render on the server; the latest wins, older ones are cancelled).
+  const DRAG_MS = 250;
+  let dragTimer: ReturnType<typeof setTimeout> | null = null;
+  let dragAt = 0;
+  const dragTo = () => {
+    dragTimer = null;
+    dragAt = performance.now();
+    keySwitch.change(player.preset, unit(Number(intensity.value)));
+  };
+  intensity.addEventListener('input', () => {
+    if (dragTimer !== null) return;
+    dragTimer = setTimeout(dragTo, Math.max(0, DRAG_MS - (performance.now() - dragAt)));
+  });
   intensity.addEventListener('change', () => {
+    if (dragTimer !== null) clearTimeout(dragTimer);
+    dragTimer = null;
     if (intensityTimer !== null) clearTimeout(intensityTimer);
     // The value the user chose, read now: a re-render may reset the slider before the timer.
     const x = unit(Number(intensity.value));
