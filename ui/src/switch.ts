@@ -72,6 +72,8 @@ interface SwitchDeck extends Deck {
   starts: number;
   /** How far ahead of the heard playhead it was started (the skew learned so far). */
   aim: number;
+  /** The track it was last told to load (warm, cue). */
+  loading: string | null;
 }
 
 export interface SwitchLogEntry {
@@ -164,6 +166,9 @@ export class KeySwitch {
     const free = this.decks.find((d, i) => i !== this.heard && d.phase === 'idle');
     const p = free?.player;
     if (!p || (p.track && String(p.track.id) === String(track.id) && !p.error)) return;
+    // Still loading it (the pointer came back): let that load finish.
+    if (!p.track && !p.error && free.loading === String(track.id)) return;
+    free.loading = String(track.id);
     p.preset = this.main.preset;
     p.intensity = this.main.intensity;
     void p.load(track.id, { autoplay: false, position: this.main.currentTime });
@@ -247,7 +252,7 @@ export class KeySwitch {
     d.output.setAudible(false);
     // Its start is heard only through the cross-fade, which is the ramp.
     d.output.fadeInS = DECK_START_FADE_S;
-    return { ...d, phase: 'idle', want: null, cuedAt: 0, startAt: 0, starts: 0, aim: 0 };
+    return { ...d, phase: 'idle', want: null, cuedAt: 0, startAt: 0, starts: 0, aim: 0, loading: null };
   }
 
   private heardPlayer(): Player {
@@ -272,6 +277,7 @@ export class KeySwitch {
     const at = this.heardTime() + CUE_LEAD_S;
     this.trackId = String(track.id);
     if (!p.track || String(p.track.id) !== String(track.id) || p.error) {
+      d.loading = String(track.id);
       p.preset = preset;
       p.intensity = intensity;
       void p.load(track.id, { autoplay: false, position: at });

@@ -2,11 +2,13 @@
 // Switch benchmark (issue 13): how soon is a preset or intensity change heard while playing,
 // against the A/B flip (issue 5) measured the same way in the same run?
 //
-//   node tests/e2e/bench/switch-bench.mjs [--runs 10] [--chunk-seconds 30] [--json FILE]
+//   node tests/e2e/bench/switch-bench.mjs [--runs 10] [--chunk-seconds 30] [--preset adaptive] [--json FILE]
 //
 // Headless Debian Chromium against `sonance serve` (fresh cache). Every run plays a track the
 // server has never rendered (one generated 60–75 s 44.1 kHz FLAC per run, plus a warm-up),
-// starting in `bypass` at 100 %, in a new tab, and measures on it in turn:
+// starting in --preset (default `adaptive`, the product's default; `bypass` adds the track's
+// analysis, done once per track on its first processed rendering, to the first change) at
+// 100 %, in a new tab, and measures on it in turn:
 //   preset      the Preset select → `warm` (never rendered on this track before), the pointer
 //               over the select 0.6 s before (as a user's; it loads the track on a deck)
 //   intensity   the Intensity slider 100 → 50 % (focus + input + change, as a drag's end)
@@ -32,6 +34,7 @@ const { values: opt } = parseArgs({
     runs: { type: 'string', default: '10' },
     'chunk-seconds': { type: 'string', default: '30' },
     json: { type: 'string', default: '' },
+    preset: { type: 'string', default: 'adaptive' },
     'max-minutes': { type: 'string', default: '' },
   },
 });
@@ -39,6 +42,8 @@ const RUNS = Math.max(1, Number(opt.runs) | 0);
 const CHUNK = Number(opt['chunk-seconds']);
 const MAX_MIN = opt['max-minutes'] ? Number(opt['max-minutes']) : 3 + 1.5 * RUNS;
 const PHASE_MS = 30_000;
+/** What each run starts in (the product's default: adaptive); the change goes to `warm`. */
+const START = opt.preset;
 const T0 = performance.now();
 const log = (...a) => process.stderr.write(`[switch-bench ${((performance.now() - T0) / 1000).toFixed(1)}s] ${a.join(' ')}\n`);
 
@@ -239,18 +244,18 @@ async function main() {
   const browser = await launch();
   cleanups.push(() => browser.close());
   const context = browser.context;
-  await context.addInitScript(() => {
+  await context.addInitScript((start) => {
     try {
       if (!sessionStorage.getItem('bench-init')) {
-        localStorage.setItem('sonance.preset', 'bypass');
+        localStorage.setItem('sonance.preset', start);
         localStorage.setItem('sonance.intensity', '1');
         sessionStorage.setItem('bench-init', '1');
       }
     } catch {}
-  });
-  // The core keeps the preset and intensity across tabs: each run starts from bypass at 100 %.
+  }, START);
+  // The core keeps the preset and intensity across tabs: each run starts from START at 100 %.
   const reset = async () => {
-    for (const cmd of [{ type: 'set_preset', preset: 'bypass' }, { type: 'set_intensity', intensity: 1 }]) {
+    for (const cmd of [{ type: 'set_preset', preset: START }, { type: 'set_intensity', intensity: 1 }]) {
       await fetch(new URL('api/player', server.url), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(cmd) }).catch(() => {});
     }
   };
@@ -287,7 +292,7 @@ async function main() {
     chromium = (await run(CHROMIUM, ['--version'])).stdout.trim();
   } catch {}
   const out = [
-    `## Switch benchmark — ${RUNS} runs, ${CHUNK} s chunks`,
+    `## Switch benchmark — ${RUNS} runs, ${CHUNK} s chunks, ${START} → warm`,
     '',
     lines.join('\n'),
     '',
