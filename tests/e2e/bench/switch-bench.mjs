@@ -148,7 +148,18 @@ function changeAndListen(step) {
             clearInterval(poll);
             for (const m of meters.values()) m.an.disconnect();
             const sw = s.switchState();
+            // The deck's first append of the new rendering: its first span rendered and in.
+            const firsts = s.keySwitch.deckPlayers
+              .flatMap((p) => p.state().appends)
+              .filter((x) => x.at >= at && x.key !== oldKey)
+              .map((x) => x.at - at);
+            const fetches = s.keySwitch.deckPlayers
+              .flatMap((p) => p.state().fetches)
+              .filter((x) => x.at >= at && x.key !== oldKey)
+              .map((x) => x.at - at);
             resolve({
+              deckFetchMs: fetches.length ? Math.min(...fetches) : null,
+              deckFirstAppendMs: firsts.length ? Math.min(...firsts) : null,
               heardMs: heardAt !== null && heardAt - at < 3000 ? heardAt - at : reachedAt !== null ? reachedAt - at : null,
               by: heardAt !== null && heardAt - at < 3000 ? by : 'player (own switch)',
               playerSwitchPointMs: reachedAt !== null ? reachedAt - at : null,
@@ -274,6 +285,11 @@ async function main() {
     ['Preset change → heard', (r) => r.preset?.heardMs],
     ['Intensity change → heard', (r) => r.intensity?.heardMs],
     ['A/B flip → heard (reference)', (r) => r.ab?.heardMs],
+    ['  preset: change → the deck asks for the new rendering', (r) => r.preset?.deckFetchMs],
+    ['  preset: change → its first span in (deck append; server render + transfer)', (r) => r.preset?.deckFirstAppendMs],
+    ['  intensity: change → its first span in', (r) => r.intensity?.deckFirstAppendMs],
+    ['  preset: first span in → heard (the page: start, fade)', (r) => (r.preset?.heardMs != null && r.preset?.deckFirstAppendMs != null ? r.preset.heardMs - r.preset.deckFirstAppendMs : null)],
+    ['  intensity: first span in → heard', (r) => (r.intensity?.heardMs != null && r.intensity?.deckFirstAppendMs != null ? r.intensity.heardMs - r.intensity.deckFirstAppendMs : null)],
     ['Preset change → player at its own switch point', (r) => r.preset?.playerSwitchPointMs],
     ['Intensity change → player at its own switch point', (r) => r.intensity?.playerSwitchPointMs],
   ];
