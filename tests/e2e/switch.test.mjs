@@ -274,12 +274,12 @@ test('a preset change while playing: the new rendering from the switch on, no ga
   assert.ok(stale.every((r) => !isBypass(r)), 'nothing of the old rendering after the switch');
   // In time: the new rendering where the old one would have been, to the deck's start (a
   // skip or repeat inside the fade between two renderings: switch.ts FADE_TO_S, 12 ms), and
-  // the hand-back to the player (the same rendering on both sides) to 5 ms.
+  // the hand-back to the player (the same rendering on both sides) to 6 ms (measured: 1–4 ms).
   const lags = [];
   for (const r of after.filter(isWarm)) if (lags.at(-1) !== r.lag) lags.push(r.lag);
   t.diagnostic(`lags of the new rendering against the old one's time line (samples at ${rate} Hz): ${lags.join(' → ')}`);
   assert.ok(Math.abs(lags[0]) <= Math.round(rate * 0.015), `the deck in time with the old rendering (${lags[0]} samples)`);
-  for (let i = 1; i < lags.length; i++) assert.ok(Math.abs(lags[i] - lags[i - 1]) <= Math.round(rate * 0.005), `hand-back in step (${lags[i - 1]} → ${lags[i]} samples)`);
+  for (let i = 1; i < lags.length; i++) assert.ok(Math.abs(lags[i] - lags[i - 1]) <= Math.round(rate * 0.006), `hand-back in step (${lags[i - 1]} → ${lags[i]} samples)`);
   // No gap: in 10 ms windows from 0.3 s before the change on, the level never drops below
   // half of the quieter of the two renderings there (an equal-power fade between them
   // stays above the quieter one).
