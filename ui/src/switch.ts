@@ -337,8 +337,8 @@ export class KeySwitch {
         this.idle(d);
         return;
       }
-      // The main player got there on its own first: no deck needed.
-      if (this.heard === null && this.mainHeardKey() === d.want) {
+      // The main player got there on its own first: no deck needed (it takes over, below).
+      if (this.mainHeardKey() === d.want) {
         this.note({ what: 'give-up', key: d.want ?? '', deck: i, why: 'main player first' });
         this.idle(d);
         return;
@@ -407,6 +407,12 @@ export class KeySwitch {
         return;
       }
       if (settled && d.want === main.key && Math.abs(steady) <= HAND_BACK_S && Math.abs(drift) <= 2 * HAND_BACK_S) {
+        this.handBack(steady);
+        return;
+      }
+      // A newer choice than the deck's, and the player renders it already: it takes over as
+      // a deck would (two renderings meet in the fade).
+      if (settled && d.want !== main.key && Math.abs(steady) <= FADE_TO_S) {
         this.handBack(steady);
         return;
       }

@@ -235,3 +235,28 @@ describe('preset/intensity switch', () => {
     expect(decks).toHaveLength(0);
   });
 });
+
+describe('preset/intensity switch, a newer choice', () => {
+  beforeEach(() => vi.useFakeTimers());
+  afterEach(() => vi.useRealTimers());
+
+  it('the player renders it before the other deck is ready: the player takes over, the deck idles', async () => {
+    const { main, mainOut, decks, sw, run, settle } = world();
+    sw.change('warm', 1);
+    await run(1);
+    decks[0]!.player.deliver();
+    await run(3);
+    expect(sw.state().heard).toBe(0);
+    // A newer choice; its deck has no media yet when the player's own switch is done.
+    sw.change('bright', 1);
+    await run(2);
+    settle();
+    await run(10);
+    expect(sw.state().heard).toBe('main');
+    expect(mainOut.isAudible).toBe(true);
+    expect(main.key).toBe('bright@1');
+    await run(10);
+    expect(sw.state().decks.every((d) => d.phase === 'idle')).toBe(true);
+    expect(decks.every((d) => !d.output.isAudible)).toBe(true);
+  });
+});
