@@ -55,6 +55,8 @@ const GIVE_UP_MS = 4000;
 /** The main player's new rendering counts as at its playhead this long after the switch point. */
 const SETTLE_S = 0.05;
 const LOG_MAX = 200;
+/** The main player switches its own rendering once the changes stop for this long. */
+const MAIN_QUIET_MS = 300;
 /** The deck's own ramp after it starts (its cross-fade in does the rest). */
 const DECK_START_FADE_S = 0.004;
 
@@ -113,6 +115,8 @@ export class KeySwitch {
   private learned = false;
   private log: SwitchLogEntry[] = [];
   private trackId: string | null = null;
+  /** The main player's own switch, waiting for the changes to stop. */
+  private mainTimer: ReturnType<typeof setTimeout> | null = null;
   /** Recent readings of the main player minus the heard deck (seconds). */
   private drifts: number[] = [];
 
@@ -182,16 +186,21 @@ export class KeySwitch {
     const x = Math.max(0, Math.min(1, intensity));
     const key = makeKey(preset, x);
     const was = this.main.key;
-    this.main.setPreset(preset, x);
-    // The player may refuse (a preset it falls back from): it says what it renders.
-    const now = this.main.key;
-    if (now !== key) return;
     this.note({ what: 'change', key, deck: null });
     if (!this.usable()) {
       if (this.heard !== null || this.decks.some((d) => d.phase !== 'idle')) this.abort('not usable');
-      if (now !== was) this.note({ what: 'direct', key, deck: null });
+      this.main.setPreset(preset, x);
+      if (this.main.key !== was) this.note({ what: 'direct', key, deck: null });
       return;
     }
+    // The player shows the choice at once; its own switch waits until the changes stop for
+    // MAIN_QUIET_MS (a deck is heard meanwhile): quick changes do not each replace its
+    // buffered future, which under load left it waiting at the end of what it had.
+    this.main.preset = preset;
+    this.main.intensity = x;
+    this.main.dispatchEvent(new Event('change'));
+    if (this.mainTimer !== null) clearTimeout(this.mainTimer);
+    this.mainTimer = setTimeout(() => this.switchMain(), MAIN_QUIET_MS);
     const heardKey = this.heard === null ? this.mainHeardKey() : this.decks[this.heard]!.want;
     if (heardKey === key) {
       // Back to what is heard: stop preparing anything else.
@@ -306,8 +315,16 @@ export class KeySwitch {
     this.timer = null;
   }
 
+  /** The main player's own switch to the latest choice (its `setKey`), now. */
+  private switchMain(): void {
+    if (this.mainTimer !== null) clearTimeout(this.mainTimer);
+    this.mainTimer = null;
+    this.main.setPreset(this.main.preset, this.main.intensity);
+  }
+
   /** Hand back to the main player at once (it renders the latest key already) and idle the decks. */
   private abort(why: string): void {
+    if (this.mainTimer !== null) this.switchMain();
     const wasHeard = this.heard;
     if (wasHeard !== null) {
       this.mainOut.setAudible(true);

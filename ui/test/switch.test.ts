@@ -161,8 +161,11 @@ describe('preset/intensity switch', () => {
     expect(sw.state().heard).toBe(0);
     expect(mainOut.isAudible).toBe(false);
     expect(d.output.isAudible).toBe(true);
-    // Until the player's own switch is done it stays silent; then it takes over.
-    await run(20);
+    // The player's own switch waits for the changes to stop (300 ms) and takes its time;
+    // until it is done the player stays silent; then it takes over.
+    expect(main.policy.key).toBe('bypass@1');
+    await run(40);
+    expect(main.policy.key).toBe('warm@1');
     expect(sw.state().heard).toBe(0);
     settle();
     await run(10);
@@ -174,7 +177,7 @@ describe('preset/intensity switch', () => {
     expect(sw.state().decks[0]!.phase).toBe('idle');
   });
 
-  it('the latest change wins: a deck still loading is re-aimed, nothing queues', async () => {
+  it('the latest change wins: a deck still loading is re-aimed, nothing queues; the player switches once', async () => {
     const { main, decks, sw, run } = world();
     sw.change('warm', 1);
     await run(1);
@@ -188,6 +191,16 @@ describe('preset/intensity switch', () => {
     d.player.deliver();
     await run(3);
     expect(sw.state().log.filter((e) => e.what === 'fade').map((e) => e.key)).toEqual(['bright@0.4']);
+    // The player's own switch: once, to the last choice, after the changes stopped.
+    const keys: string[] = [];
+    const orig = main.setPreset.bind(main);
+    main.setPreset = (p: string, x?: number) => {
+      orig(p, x);
+      keys.push(main.key);
+    };
+    await run(40);
+    expect(keys).toEqual(['bright@0.4']);
+    expect(main.policy.key).toBe('bright@0.4');
   });
 
   it('a change while a deck is heard goes to the other deck; the first one idles', async () => {
@@ -249,7 +262,7 @@ describe('preset/intensity switch, a newer choice', () => {
     expect(sw.state().heard).toBe(0);
     // A newer choice; its deck has no media yet when the player's own switch is done.
     sw.change('bright', 1);
-    await run(2);
+    await run(35);
     settle();
     await run(10);
     expect(sw.state().heard).toBe('main');
