@@ -290,8 +290,8 @@ async function main() {
     ['  intensity: change → its first span in', (r) => r.intensity?.deckFirstAppendMs],
     ['  preset: first span in → heard (the page: start, fade)', (r) => (r.preset?.heardMs != null && r.preset?.deckFirstAppendMs != null ? r.preset.heardMs - r.preset.deckFirstAppendMs : null)],
     ['  intensity: first span in → heard', (r) => (r.intensity?.heardMs != null && r.intensity?.deckFirstAppendMs != null ? r.intensity.heardMs - r.intensity.deckFirstAppendMs : null)],
-    ['Preset change → player at its own switch point', (r) => r.preset?.playerSwitchPointMs],
-    ['Intensity change → player at its own switch point', (r) => r.intensity?.playerSwitchPointMs],
+    ['Preset change → the player at its own switch point (it waits 300 ms for more changes)', (r) => r.preset?.playerSwitchPointMs],
+    ['Intensity change → the player at its own switch point (same)', (r) => r.intensity?.playerSwitchPointMs],
   ];
   const lines = ['| figure | median (ms) | min | max | n |', '| --- | ---: | ---: | ---: | ---: |'];
   const summary = {};
