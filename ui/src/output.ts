@@ -19,19 +19,28 @@ const DECK_FADE_S = 0.02;
 type Ctor = typeof AudioContext;
 
 /**
- * Ramp `g` to 1 (`on`) or 0 over {@link DECK_FADE_S} along a quarter sine (cosine), from
- * where it is: two outputs faded this way at once keep their summed power (an equal-power
- * cross-fade), where linear ramps dip by 3 dB half-way.
+ * Ramp `g` to 1 (`on`) or 0 over {@link DECK_FADE_S}, from where it is (an interrupted fade
+ * goes on from there), as a value curve: `power` along a quarter sine (two outputs faded
+ * this way at once keep their summed power, where linear ramps dip by 3 dB half-way),
+ * `gain` along a line (two outputs of the same audio in step keep their sum).
  */
-export function equalPowerFade(g: AudioParam, t: number, on: boolean): void {
+export function crossFade(g: AudioParam, t: number, on: boolean, shape: 'gain' | 'power'): void {
   const from = Math.max(0, Math.min(1, g.value));
-  // Where on the quarter sine the gain stands now (an interrupted fade goes on from there).
-  const phase0 = Math.asin(from);
-  const phase1 = on ? Math.PI / 2 : 0;
+  const to = on ? 1 : 0;
   const steps = 32;
   const curve = new Float32Array(steps + 1);
-  for (let k = 0; k <= steps; k++) curve[k] = Math.sin(phase0 + ((phase1 - phase0) * k) / steps);
-  const dur = DECK_FADE_S * Math.max(0.1, Math.abs(phase1 - phase0) / (Math.PI / 2));
+  let share: number;
+  if (shape === 'power') {
+    // Where on the quarter sine the gain stands now.
+    const phase0 = Math.asin(from);
+    const phase1 = on ? Math.PI / 2 : 0;
+    for (let k = 0; k <= steps; k++) curve[k] = Math.sin(phase0 + ((phase1 - phase0) * k) / steps);
+    share = Math.abs(phase1 - phase0) / (Math.PI / 2);
+  } else {
+    for (let k = 0; k <= steps; k++) curve[k] = from + ((to - from) * k) / steps;
+    share = Math.abs(to - from);
+  }
+  const dur = DECK_FADE_S * Math.max(0.1, share);
   const hold = (g as AudioParam & { cancelAndHoldAtTime?: (t: number) => AudioParam }).cancelAndHoldAtTime;
   try {
     if (hold) hold.call(g, t);
@@ -44,7 +53,7 @@ export function equalPowerFade(g: AudioParam, t: number, on: boolean): void {
     // A curve still running where this one would start (no cancelAndHoldAtTime): a linear ramp.
     g.cancelScheduledValues(0);
     g.setValueAtTime(from, t);
-    g.linearRampToValueAtTime(on ? 1 : 0, t + DECK_FADE_S);
+    g.linearRampToValueAtTime(to, t + DECK_FADE_S);
   }
 }
 
@@ -102,12 +111,17 @@ export class AudioOutput {
     return this.audible;
   }
 
-  /** Heard or not (the element plays on either way): a ~20 ms cross-fade with Web Audio. */
-  setAudible(on: boolean): void {
+  /**
+   * Heard or not (the element plays on either way): a ~20 ms cross-fade with Web Audio.
+   * `gain` ramps linearly: two outputs of the same audio in step keep their sum (A/B's
+   * original against a rendering of it, a switch deck handing back to the player); `power`
+   * along a quarter sine: two different renderings keep their summed power (a switch).
+   */
+  setAudible(on: boolean, shape: 'gain' | 'power' = 'gain'): void {
     if (on === this.audible) return;
     this.audible = on;
     if (this.routed && this.context && this.gate) {
-      equalPowerFade(this.gate.gain, this.context.currentTime, on);
+      crossFade(this.gate.gain, this.context.currentTime, on, shape);
     } else {
       this.audio.volume = on ? this.volume * this.volume : 0;
     }

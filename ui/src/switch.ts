@@ -327,7 +327,7 @@ export class KeySwitch {
     if (this.mainTimer !== null) this.switchMain();
     const wasHeard = this.heard;
     if (wasHeard !== null) {
-      this.mainOut.setAudible(true);
+      this.mainOut.setAudible(true, 'power');
       this.main.audio.playbackRate = 1;
       this.heard = null;
       this.note({ what: 'abort', key: this.main.key, deck: wasHeard, why });
@@ -452,9 +452,10 @@ export class KeySwitch {
   private fadeTo(i: number, drift: number): void {
     const d = this.decks[i]!;
     const from = this.heard;
-    if (from === null) this.mainOut.setAudible(false);
-    else this.decks[from]!.output.setAudible(false);
-    d.output.setAudible(true);
+    // Two different renderings: an equal-power fade.
+    if (from === null) this.mainOut.setAudible(false, 'power');
+    else this.decks[from]!.output.setAudible(false, 'power');
+    d.output.setAudible(true, 'power');
     d.player.audio.playbackRate = 1;
     this.heard = i;
     this.drifts = [];
@@ -467,8 +468,10 @@ export class KeySwitch {
   private handBack(drift: number): void {
     const i = this.heard!;
     const d = this.decks[i]!;
-    this.mainOut.setAudible(true);
-    d.output.setAudible(false);
+    // The same rendering in step: equal gain keeps the level (two different ones: equal power).
+    const shape = d.want === this.main.key ? 'gain' : 'power';
+    this.mainOut.setAudible(true, shape);
+    d.output.setAudible(false, shape);
     this.main.audio.playbackRate = 1;
     this.heard = null;
     this.backs += 1;
