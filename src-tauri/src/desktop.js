@@ -262,6 +262,7 @@
     const audio = page.audio;
     // Nothing plays in the page: no second A/B deck either (A/B switches the native output).
     if (page.ab) page.ab.disable();
+    if (page.keySwitch) page.keySwitch.disable();
     let st = { trackId: null, positionS: 0, durationS: 0, playing: false, ended: false, device: '', audible: false, underruns: 0 };
     let endedSeen = false;
     const changed = () => p.dispatchEvent(new Event('change'));

@@ -50,7 +50,7 @@ const MAX_NUDGE = 0.05;
  * change restarts the GStreamer pipeline (a flushing seek) and seeks land late, so the deck's
  * position swung by up to 1 s and never stayed in step (measured); A/B uses the switch path.
  */
-const DECK_FOLLOWS = typeof navigator === 'undefined' || !/AppleWebKit/.test(navigator.userAgent) || /Chrome\//.test(navigator.userAgent);
+export const DECK_FOLLOWS = typeof navigator === 'undefined' || !/AppleWebKit/.test(navigator.userAgent) || /Chrome\//.test(navigator.userAgent);
 
 export interface Deck {
   player: Player;
@@ -75,6 +75,8 @@ export class AbSwitch {
   private timer: ReturnType<typeof setInterval> | null = null;
   private loading = false;
   private flips = 0;
+  /** Whether the deck is the heard output (the main output may be silenced by switch.ts too). */
+  private deckHeard = false;
   /** The positions came within IN_STEP_S and have not drifted past OUT_OF_STEP_S since. */
   private locked = false;
   /** The main player plays the original because this module switched it there. */
@@ -135,6 +137,7 @@ export class AbSwitch {
     this.timer = null;
     // The player is heard again (it may have been the silent one).
     this.mainOut.setAudible(true);
+    this.deckHeard = false;
     this.deck?.player.pause();
     this.deck = null;
     this.apply();
@@ -158,7 +161,7 @@ export class AbSwitch {
     const d = this.deck;
     return {
       on: this.on,
-      heard: this.mainOut.isAudible ? 'a' : 'b',
+      heard: this.deckHeard ? 'b' : 'a',
       deck: this.disabled ? 'disabled' : !d ? 'off' : this.inStep() ? 'in step' : 'following',
       driftMs: d && d.player.track ? Math.round((d.player.currentTime - this.main.currentTime) * 1000) : null,
       flips: this.flips,
@@ -185,7 +188,7 @@ export class AbSwitch {
 
   /** Who is heard, and what the main player renders. */
   private apply(): void {
-    const deckHeard = !this.mainOut.isAudible;
+    const deckHeard = this.deckHeard;
     // Once heard, the deck stays heard through seeks and small drift (it follows the same
     // clock); it hands back only when it stops playing what the flip needs.
     const useDeck = this.on && !!this.deck && (deckHeard ? this.matches() : this.inStep());
@@ -206,6 +209,7 @@ export class AbSwitch {
     if (!deck) return;
     this.mainOut.setAudible(!toDeck);
     deck.output.setAudible(toDeck);
+    this.deckHeard = toDeck;
     // The heard one keeps its pace; the silent one is nudged (follow()).
     (toDeck ? deck.player.audio : this.main.audio).playbackRate = 1;
     this.flips += 1;
@@ -237,7 +241,7 @@ export class AbSwitch {
       else void b.play();
     }
     // The silent one follows the heard one.
-    const deckHeard = !this.mainOut.isAudible;
+    const deckHeard = this.deckHeard;
     const [lead, lag] = deckHeard ? [b.audio, a] : [a, b.audio];
     // Track times (gapless: the main element's timeline may hold earlier tracks).
     const timeOf = (el: typeof a) => (el === a ? this.main.currentTime : b.currentTime);

@@ -12,6 +12,7 @@ import { NowCover } from './library/covers';
 import type { TrackSource } from './library/queue';
 import { Library } from './library/views';
 import { SeekBar } from './ui/seekBar';
+import { KeySwitch, type SwitchState } from './switch';
 import { connectCore, forgetStoredSettings, storedSettings, type Core } from './core/client';
 import { CoreFollower } from './core/follow';
 import { currentTrack, keyAction, MAX_TRACKS, nextRepeat, playNowCommand, repeatLabel, seekCommand, unit, type Command, type Event as CoreEvent, type PlayerState as CoreState } from './core/model';
@@ -38,6 +39,9 @@ declare global {
       /** The A/B switch (its second deck): the desktop's native path disables it. */
       ab: AbSwitch;
       abState(): AbState;
+      /** Preset and intensity changes heard at once through decks in step (switch.ts). */
+      keySwitch: KeySwitch;
+      switchState(): SwitchState;
       /** The player core the page follows (the host's, or the page's own stand-in on an older server). */
       core?: { state(): CoreState; send(cmd: Command): Promise<void>; readonly remote: boolean };
     };
@@ -62,6 +66,18 @@ function start(): void {
     out.setVolume(Number(($('volume') as HTMLInputElement).value) / 100);
     return { player: new Player(el, bridge, out), output: out };
   });
+  // A preset or intensity change while playing: heard through a deck in step (switch.ts).
+  const keySwitch = new KeySwitch(
+    player,
+    output,
+    () => {
+      const el = document.createElement('audio');
+      const out = new AudioOutput(el, output.context);
+      out.setVolume(Number(($('volume') as HTMLInputElement).value) / 100);
+      return { player: new Player(el, bridge, out), output: out };
+    },
+    () => abOn,
+  );
 
   const exposed: NonNullable<Window['__sonance']> = {
     audio,
@@ -77,6 +93,8 @@ function start(): void {
     bridge,
     ab,
     abState: () => ab.state(),
+    keySwitch,
+    switchState: () => keySwitch.state(),
   };
   window.__sonance = exposed;
 
@@ -245,6 +263,12 @@ function start(): void {
   }
 
   let intensityTimer: ReturnType<typeof setTimeout> | null = null;
+  /**
+   * The preset this page last sent the core: until the core says it back (or 3 s pass), its
+   * older settings are echoes of earlier choices, not a change made elsewhere (quick changes
+   * would otherwise be undone and redone, each through a deck).
+   */
+  let presetSent: { preset: string; at: number } | null = null;
   let detailFor: string | null = null;
 
   /** The id the now-playing area shows: what the player loads or holds. */
@@ -339,6 +363,8 @@ function start(): void {
 
   function setAb(on: boolean): void {
     abOn = on && descriptions.has(AB_PRESET) && presetSel.value !== AB_PRESET;
+    // The outputs are A/B's now: a switch under way hands back to the player first.
+    if (abOn) keySwitch.stop();
     ab.set(abOn, presetSel.value);
     renderPreset();
   }
@@ -444,22 +470,43 @@ function start(): void {
   presetSel.addEventListener('change', () => {
     abOn = false;
     ab.set(false, presetSel.value);
-    player.setPreset(presetSel.value);
+    keySwitch.change(presetSel.value, player.intensity);
     renderPreset();
+    presetSent = { preset: presetSel.value, at: performance.now() };
     send({ type: 'set_preset', preset: presetSel.value });
   });
 
   abBtn.addEventListener('click', () => setAb(!abOn));
+  // Reaching for the preset or intensity control loads the track on a switch deck.
+  for (const el of [presetSel, intensity]) for (const ev of ['pointerenter', 'focus']) el.addEventListener(ev, () => keySwitch.warm());
   // Reaching for A/B starts its deck, so the first flip is instant too.
   for (const ev of ['pointerenter', 'focus']) abBtn.addEventListener(ev, () => ab.warm(presetSel.value));
 
+  // While the slider is dragged, what it passes through is heard too, at most every
+  // DRAG_MS (each value is a render on the server; the latest wins, older ones are cancelled).
+  const DRAG_MS = 250;
+  let dragTimer: ReturnType<typeof setTimeout> | null = null;
+  let dragAt = 0;
+  const dragTo = () => {
+    dragTimer = null;
+    dragAt = performance.now();
+    keySwitch.change(player.preset, unit(Number(intensity.value)));
+  };
+  intensity.addEventListener('input', () => {
+    if (dragTimer !== null) return;
+    dragTimer = setTimeout(dragTo, Math.max(0, DRAG_MS - (performance.now() - dragAt)));
+  });
   intensity.addEventListener('change', () => {
+    if (dragTimer !== null) clearTimeout(dragTimer);
+    dragTimer = null;
     if (intensityTimer !== null) clearTimeout(intensityTimer);
     // The value the user chose, read now: a re-render may reset the slider before the timer.
     const x = unit(Number(intensity.value));
+    // Heard at once (the latest value wins: a deck still loading an older one is re-aimed);
+    // the core hears where the slider rests.
+    keySwitch.change(player.preset, x);
     intensityTimer = setTimeout(() => {
       intensityTimer = null;
-      player.setIntensity(x);
       send({ type: 'set_intensity', intensity: x });
     }, 150);
   });
@@ -473,6 +520,7 @@ function start(): void {
   function applyVolume(v: number): void {
     output.setVolume(v);
     ab.setVolume(v);
+    keySwitch.setVolume(v);
   }
 
   volume.addEventListener('input', () => applyVolume(unit(Number(volume.value))));
@@ -529,10 +577,12 @@ function start(): void {
     applyVolume(v);
     const x = Math.max(0, Math.min(1, s.intensity));
     if (Math.abs(player.intensity - x) > 0.005 && intensityTimer === null) {
-      player.setIntensity(x);
+      keySwitch.change(player.preset, x);
       intensity.value = String(Math.round(x * 100));
     }
     if (presetNames === null) return;
+    if (presetSent && (s.preset === presetSent.preset || performance.now() - presetSent.at > 3000)) presetSent = null;
+    if (presetSent) return;
     if (presetNames.includes(s.preset)) {
       if (presetSel.value !== s.preset || (!abOn && player.preset !== s.preset)) {
         presetSel.value = s.preset;
@@ -540,7 +590,7 @@ function start(): void {
           abOn = false;
           ab.set(false, s.preset);
         }
-        if (player.track) player.setPreset(s.preset);
+        if (player.track) keySwitch.change(s.preset, player.intensity);
         else player.preset = s.preset;
         renderPreset();
       }

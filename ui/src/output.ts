@@ -13,10 +13,49 @@
 
 const FADE_IN_S = 0.04;
 const FADE_OUT_S = 0.008;
-/** An A/B flip: short enough to feel instant, long enough not to click. */
+/** An A/B flip or a deck switch (switch.ts): short enough to feel instant, long enough not to click. */
 const DECK_FADE_S = 0.02;
 
 type Ctor = typeof AudioContext;
+
+/**
+ * Ramp `g` to 1 (`on`) or 0 over {@link DECK_FADE_S}, from where it is (an interrupted fade
+ * goes on from there), as a value curve: `power` along a quarter sine (two outputs faded
+ * this way at once keep their summed power, where linear ramps dip by 3 dB half-way),
+ * `gain` along a line (two outputs of the same audio in step keep their sum).
+ */
+export function crossFade(g: AudioParam, t: number, on: boolean, shape: 'gain' | 'power'): void {
+  const from = Math.max(0, Math.min(1, g.value));
+  const to = on ? 1 : 0;
+  const steps = 32;
+  const curve = new Float32Array(steps + 1);
+  let share: number;
+  if (shape === 'power') {
+    // Where on the quarter sine the gain stands now.
+    const phase0 = Math.asin(from);
+    const phase1 = on ? Math.PI / 2 : 0;
+    for (let k = 0; k <= steps; k++) curve[k] = Math.sin(phase0 + ((phase1 - phase0) * k) / steps);
+    share = Math.abs(phase1 - phase0) / (Math.PI / 2);
+  } else {
+    for (let k = 0; k <= steps; k++) curve[k] = from + ((to - from) * k) / steps;
+    share = Math.abs(to - from);
+  }
+  const dur = DECK_FADE_S * Math.max(0.1, share);
+  const hold = (g as AudioParam & { cancelAndHoldAtTime?: (t: number) => AudioParam }).cancelAndHoldAtTime;
+  try {
+    if (hold) hold.call(g, t);
+    else {
+      g.cancelScheduledValues(t);
+      g.setValueAtTime(from, t);
+    }
+    g.setValueCurveAtTime(curve, t, dur);
+  } catch {
+    // A curve still running where this one would start (no cancelAndHoldAtTime): a linear ramp.
+    g.cancelScheduledValues(0);
+    g.setValueAtTime(from, t);
+    g.linearRampToValueAtTime(to, t + DECK_FADE_S);
+  }
+}
 
 export class AudioOutput {
   context: AudioContext | null = null;
@@ -30,6 +69,11 @@ export class AudioOutput {
   private audible = true;
   private routed = false;
   private fallbackTimer: ReturnType<typeof setInterval> | null = null;
+  /**
+   * The ramp after a seek or start. A switch deck (switch.ts) starts silent and is brought in
+   * by its own cross-fade, so it ramps for a few milliseconds only.
+   */
+  fadeInS = FADE_IN_S;
 
   /** With `context`, shares that AudioContext (a second deck) instead of opening one. */
   constructor(
@@ -67,16 +111,17 @@ export class AudioOutput {
     return this.audible;
   }
 
-  /** Heard or not (the element plays on either way): a ~20 ms cross-fade with Web Audio. */
-  setAudible(on: boolean): void {
+  /**
+   * Heard or not (the element plays on either way): a ~20 ms cross-fade with Web Audio.
+   * `gain` ramps linearly: two outputs of the same audio in step keep their sum (A/B's
+   * original against a rendering of it, a switch deck handing back to the player); `power`
+   * along a quarter sine: two different renderings keep their summed power (a switch).
+   */
+  setAudible(on: boolean, shape: 'gain' | 'power' = 'gain'): void {
     if (on === this.audible) return;
     this.audible = on;
     if (this.routed && this.context && this.gate) {
-      const t = this.context.currentTime;
-      const g = this.gate.gain;
-      g.cancelScheduledValues(t);
-      g.setValueAtTime(g.value, t);
-      g.linearRampToValueAtTime(on ? 1 : 0, t + DECK_FADE_S);
+      crossFade(this.gate.gain, this.context.currentTime, on, shape);
     } else {
       this.audio.volume = on ? this.volume * this.volume : 0;
     }
@@ -116,7 +161,7 @@ export class AudioOutput {
       const g = this.fade.gain;
       g.cancelScheduledValues(t);
       g.setValueAtTime(0, t);
-      g.linearRampToValueAtTime(1, t + FADE_IN_S);
+      g.linearRampToValueAtTime(1, t + this.fadeInS);
     } else {
       // Element volume in a few steps.
       this.stopFallback();
@@ -124,7 +169,7 @@ export class AudioOutput {
       const t0 = performance.now();
       this.audio.volume = 0;
       this.fallbackTimer = setInterval(() => {
-        const k = Math.min(1, (performance.now() - t0) / (FADE_IN_S * 1000));
+        const k = Math.min(1, (performance.now() - t0) / (this.fadeInS * 1000));
         this.audio.volume = target * k;
         if (k >= 1) this.stopFallback();
       }, 5);

@@ -189,6 +189,34 @@ describe('progressive chunks', () => {
     }
   });
 
+  it('a new key between a switch chunk\'s removal and its append: that piece still goes in (no hole, no stall)', () => {
+    // b's switch chunk is placed on its first piece: the old media goes from the switch point
+    // on, then b's piece goes in. A change to c in between must not drop that piece.
+    const w = new World({
+      grid: LONG,
+      pieces: 7,
+      sbOpMs: 40,
+      latencyMs: (r) => (r.key === 'c' ? 3000 : r.key === 'b' ? 1500 : 300),
+      firstPieceMs: (r) => (r.key === 'c' ? 2000 : 50),
+    });
+    w.start('a');
+    w.run(12_000);
+    w.resetWaiting();
+    w.setKey('b');
+    let steps = 0;
+    while (!/^remove/.test(w.policy.state().sbBusy ?? '') && steps++ < 500) w.run(1);
+    expect(w.policy.state().sbBusy).toMatch(/^remove/);
+    expect(w.policy.state().sbQueued.some((op) => op.startsWith('append'))).toBe(true);
+    w.setKey('c');
+    w.run(6000);
+    expect(w.appends.some((a) => a.req.key === 'b' && a.part === 0)).toBe(true);
+    expect(w.waitingEvents).toBe(0);
+    expect(w.appends.some((a) => a.req.key === 'c')).toBe(true);
+    // What plays after c's switch point is c.
+    const c = w.appends.find((a) => a.req.key === 'c')!;
+    expect(w.heard.filter(([t]) => t >= c.windowStart + 0.05).every(([, k]) => k === 'c')).toBe(true);
+  });
+
   it('without the span end from the server a switch chunk is placed whole', () => {
     const w = new World({ grid: LONG, pieces: 7, latencyMs: (r) => (r.key === 'b' ? 1500 : 300), firstPieceMs: 50, spanEnds: false });
     w.start('a');

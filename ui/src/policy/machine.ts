@@ -241,9 +241,13 @@ export class BufferPolicy<D> {
     const out: Action<D>[] = [];
     // The key whose media is in the buffer right now.
     const from = this.switchFrom ?? this.key ?? key;
+    // A switch chunk placed but not appended yet: its removal has taken (or will take) the old
+    // media from its switch point on, and only its own first piece fills that hole — it goes
+    // in before the new key's switch (which replaces it from just ahead of the playhead).
+    const placed = this.open && this.open.req.purpose === 'switch' && this.open.parts === 0 ? this.open : null;
     this.key = key;
     this.bumpEpoch(out);
-    this.sbOps = this.sbOps.filter((op) => op.kind === 'remove');
+    this.sbOps = this.sbOps.filter((op) => op.kind === 'remove' || (op.kind === 'append' && op.first && op.job === placed));
     this.fetched.clear();
     this.eosIssued = false;
     if (this.pendingSeek !== null) {
@@ -337,6 +341,9 @@ export class BufferPolicy<D> {
     if (op?.kind === 'append') {
       this.quotaStrikes = 0;
       if (op.init) this.initKey = op.job.req.key;
+      // A piece of a chunk given up half-way (a switch chunk kept across a key change): the
+      // parser may stand inside a Cluster, so the next chunk starts from a clean one.
+      if (op.job !== this.open && op.job.req.epoch !== this.epoch) this.parserDirty = true;
     }
     return this.run(snap);
   }
