@@ -219,22 +219,18 @@ impl Engine {
         first_at: Option<f64>,
         on_clusters: &mut dyn FnMut(&[u8]) -> ControlFlow<()>,
     ) -> Result<Vec<u8>> {
-        let spans = pipeline::spans(&track.plan, n)?;
-        let first = first_span(&spans, first_at);
-        let order: Vec<usize> = (first..spans.len()).chain(0..first).collect();
+        let order = self.delivery(track, n, enh, first_at)?;
         let mut segment = Vec::new();
         // All cached (a chunk played before): the whole answer at once, no workers.
-        let cached: Option<Vec<Arc<[u8]>>> = order
-            .iter()
-            .map(|&i| self.cache.get(&self.key(track, n, i, enh)))
-            .collect();
+        let cached: Option<Vec<Arc<[u8]>>> =
+            order.iter().map(|(key, _)| self.cache.get(key)).collect();
         if let Some(cached) = cached {
             return Ok(cached.concat());
         }
         pipeline::in_order(
             &order,
             self.config.workers_per_chunk,
-            |&i| self.span(track, n, i, &spans[i], enh),
+            |(key, span)| self.span(track, n, key, span, enh),
             |clusters| {
                 if on_clusters(&clusters).is_break() {
                     return Err(Error::Cancelled);
@@ -246,27 +242,78 @@ impl Engine {
         Ok(segment)
     }
 
+    /// The spans of chunk `n` with their cache keys, in the order to deliver them for
+    /// `first_at`: from the span that plays then to the chunk's end, then the ones before.
+    /// A 5 s span that plays then and is not cached is split ([`pipeline::split_at`]), so the
+    /// listener waits for a second of it.
+    fn delivery(
+        &self,
+        track: &Track,
+        n: u64,
+        enh: &Enhancement,
+        first_at: Option<f64>,
+    ) -> Result<Vec<(CacheKey, Span)>> {
+        let spans = pipeline::spans(&track.plan, n)?;
+        let first = first_span(&spans, first_at);
+        let at = first_at.map(|s| (s * chunk::PACKETS_PER_SECOND as f64).floor() as i64);
+        let mut head = Vec::new();
+        let mut tail = Vec::new();
+        for (i, span) in spans.iter().enumerate() {
+            let key = self.key(track, n, &i.to_string(), enh);
+            let pieces = match at {
+                Some(at) if i == first && !self.cache.contains(&key) => {
+                    pipeline::split_at(span, at)
+                }
+                _ => vec![*span],
+            };
+            let whole = pieces.len() == 1;
+            // Where the first piece starts: a split span's part before it goes last.
+            let q = pieces[0].first;
+            for piece in pieces {
+                let key = if whole {
+                    key.clone()
+                } else {
+                    self.key(track, n, &format!("{}-{}", piece.first, piece.end), enh)
+                };
+                if i < first || piece.end <= q {
+                    tail.push((key, piece));
+                } else {
+                    head.push((key, piece));
+                }
+            }
+        }
+        head.extend(tail);
+        Ok(head)
+    }
+
     /// Where the media of the first span [`Engine::chunk_progressive`] delivers for `first_at`
     /// starts and ends, in seconds (the end cut at the track's end).
-    pub fn first_span_s(&self, track: &Track, n: u64, first_at: Option<f64>) -> Result<(f64, f64)> {
-        let spans = pipeline::spans(&track.plan, n)?;
-        let span = &spans[first_span(&spans, first_at)];
+    pub fn first_span_s(
+        &self,
+        track: &Track,
+        n: u64,
+        enh: &Enhancement,
+        first_at: Option<f64>,
+    ) -> Result<(f64, f64)> {
+        let order = self.delivery(track, n, enh, first_at)?;
+        let (_, span) = order
+            .first()
+            .ok_or_else(|| Error::InvalidParameter(format!("chunk {n} has no spans")))?;
         let s = |packet: i64| packet as f64 / chunk::PACKETS_PER_SECOND as f64;
         Ok((s(span.first), s(span.end).min(track.duration_s())))
     }
 
-    /// Span `i` of chunk `n`: from the cache, or rendered once.
+    /// A span of chunk `n`: from the cache under `key`, or rendered once.
     fn span(
         &self,
         track: &Track,
         n: u64,
-        i: usize,
+        key: &CacheKey,
         span: &Span,
         enh: &Enhancement,
     ) -> Result<Arc<[u8]>> {
-        let key = self.key(track, n, i, enh);
         self.cache
-            .get_or_compute(&key, || {
+            .get_or_compute(key, || {
                 let analysis = self.analysis_for(track, enh).map_err(Arc::new)?;
                 let (clusters, report) = pipeline::span_clusters(
                     track.source(),
@@ -289,7 +336,10 @@ impl Engine {
     /// Whether chunk `n` is ready without rendering.
     pub fn is_cached(&self, track: &Track, n: u64, enh: &Enhancement) -> bool {
         pipeline::spans(&track.plan, n).is_ok_and(|spans| {
-            (0..spans.len()).all(|i| self.cache.contains(&self.key(track, n, i, enh)))
+            (0..spans.len()).all(|i| {
+                self.cache
+                    .contains(&self.key(track, n, &i.to_string(), enh))
+            })
         })
     }
 
@@ -339,8 +389,8 @@ impl Engine {
         self.cache.stats()
     }
 
-    /// The cache key of span `i` of chunk `n`.
-    fn key(&self, track: &Track, n: u64, i: usize, enh: &Enhancement) -> CacheKey {
+    /// The cache key of span `i` of chunk `n` (a piece of a split span: `first-end`).
+    fn key(&self, track: &Track, n: u64, i: &str, enh: &Enhancement) -> CacheKey {
         CacheKey(format!(
             "v{FRAGMENT_FORMAT}|{}|{}|{}|{}|{n}|{i}",
             track.identity,

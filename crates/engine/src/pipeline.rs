@@ -11,6 +11,10 @@
 //! The first span of a chunk writes its lead-in packets (the chunk's pre-roll); later spans
 //! warm their encoder on a hidden lead-in and join the previous span inside the fragment by
 //! the same guard recipe as chunks join.
+//!
+//! A seek or a preset switch into a 5 s span that is not made yet waits for a second of it,
+//! not five: [`split_at`] cuts that span at the moment asked for (on a [`SPLIT_PACKETS`]
+//! grid) into a 1 s piece, the rest after it and the part before, each its own span.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -28,6 +32,41 @@ use crate::webm;
 pub const FIRST_SPAN_PACKETS: i64 = 50;
 /// The spans after it (5 s); a shorter remainder than half of this joins the span before.
 pub const SPAN_PACKETS: i64 = 250;
+
+/// Where [`split_at`] may cut a span: every 200 ms from its start, so nearby moments (a
+/// switch heard at once, then the main player's own switch a little later) share pieces.
+pub const SPLIT_PACKETS: i64 = 10;
+
+/// `span` cut for a listener who wants packet `at` first: the pieces in the order to make
+/// and deliver them — [`FIRST_SPAN_PACKETS`] from `at` (rounded down to [`SPLIT_PACKETS`]),
+/// the rest of the span after it, the part before it. A span no longer than the first
+/// piece, or `at` outside it, stays whole. The pieces join like spans inside a chunk (hidden
+/// lead-in, guards), so what they play is what the span plays.
+pub fn split_at(span: &Span, at: i64) -> Vec<Span> {
+    if span.end - span.first <= FIRST_SPAN_PACKETS || !(span.first..span.end).contains(&at) {
+        return vec![*span];
+    }
+    let q = span.first + (at - span.first) / SPLIT_PACKETS * SPLIT_PACKETS;
+    let mid = (q + FIRST_SPAN_PACKETS).min(span.end);
+    let piece = |first: i64, end: i64| Span {
+        first,
+        end,
+        lead: if first == span.first {
+            span.lead
+        } else {
+            Lead::Hidden
+        },
+        joins_next: end < span.end || span.joins_next,
+    };
+    let mut out = vec![piece(q, mid)];
+    if mid < span.end {
+        out.push(piece(mid, span.end));
+    }
+    if span.first < q {
+        out.push(piece(span.first, q));
+    }
+    out
+}
 
 /// A track as the pipeline sees it: where it is, what it is, and its chunk grid.
 #[derive(Debug, Clone, Copy)]
@@ -231,4 +270,53 @@ pub fn continuous_pcm(
 ) -> Result<RenderReport> {
     let total = src.plan.total_frames() as i64;
     render::render(src.path, src.info, (0, total), chain, sink)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn span(first: i64, end: i64, lead: Lead, joins_next: bool) -> Span {
+        Span {
+            first,
+            end,
+            lead,
+            joins_next,
+        }
+    }
+
+    #[test]
+    fn a_long_span_splits_at_the_moment_asked_for_on_its_grid() {
+        let s = span(1550, 1800, Lead::Hidden, false);
+        // At 1 673: the second from 1 670, the rest after it, the part before it.
+        assert_eq!(
+            split_at(&s, 1673),
+            vec![
+                span(1670, 1720, Lead::Hidden, true),
+                span(1720, 1800, Lead::Hidden, false),
+                span(1550, 1670, Lead::Hidden, true),
+            ]
+        );
+        // At its start: the first second keeps the span's lead, nothing before.
+        let w = span(1550, 1800, Lead::Written, true);
+        assert_eq!(
+            split_at(&w, 1555),
+            vec![
+                span(1550, 1600, Lead::Written, true),
+                span(1600, 1800, Lead::Hidden, true)
+            ]
+        );
+        // Near its end: the last piece is short, nothing after it.
+        assert_eq!(
+            split_at(&s, 1795),
+            vec![
+                span(1790, 1800, Lead::Hidden, false),
+                span(1550, 1790, Lead::Hidden, true)
+            ]
+        );
+        // Short spans and moments outside stay whole.
+        let short = span(1500, 1550, Lead::Written, true);
+        assert_eq!(split_at(&short, 1520), vec![short]);
+        assert_eq!(split_at(&s, 1900), vec![s]);
+    }
 }

@@ -261,3 +261,54 @@ fn gapless_track_changes_are_inaudible() {
     ));
     assert!(failures.is_empty(), "{failures:#?}");
 }
+
+/// A seek or switch into a 5 s span not made yet gets the second it lands in first
+/// (`pipeline::split_at`): the pieces, placed by their timestamps and played like a chunk,
+/// join without a click and play what the span plays.
+#[test]
+fn a_span_split_for_a_seek_joins_inaudibly() {
+    let samples = pink_noise(SECONDS, 11);
+    let dir = scratch("split");
+    let path = dir.join("split.wav");
+    write_wav(&path, 48_000, 2, &samples);
+    let engine = engine(CHUNK, 2);
+    let track = engine.open(&path).unwrap();
+    let reference = reference(&engine, &track);
+    let enh = Enhancement::bypass();
+    // Chunk 1 is 10–20 s: spans 10–11, 11–16 and 16–20 s. Ask for 13.37 s first.
+    assert_eq!(
+        engine.first_span_s(&track, 1, &enh, Some(13.37)).unwrap(),
+        (13.2, 14.2)
+    );
+    let mut pieces = Vec::new();
+    let media = engine
+        .chunk_progressive(&track, 1, &enh, Some(13.37), &mut |c| {
+            pieces.push(c.len());
+            std::ops::ControlFlow::Continue(())
+        })
+        .unwrap();
+    let init = engine.init_segment(&track);
+    let first = demux(&init, &media[..pieces[0]]);
+    let span = (first[0].0, first.last().unwrap().0 + 20);
+    assert_eq!(span, (13_200, 14_200), "the second from 13.2 s comes first");
+    // Placed by their timestamps, the pieces play the chunk.
+    let mut packets = demux(&init, &media);
+    packets.sort_by_key(|(ts, _)| *ts);
+    let mut dec = opus::Decoder::new(48_000, opus::Channels::Stereo).unwrap();
+    let mut decoded = Vec::new();
+    let window = (480_000, 960_000);
+    play_packets(
+        &mut dec,
+        &packets,
+        window,
+        Player::ChromiumLike,
+        &mut decoded,
+    );
+    assert_eq!(decoded.len(), 480_000 * 2);
+    let expected = &reference[480_000 * 2..960_000 * 2];
+    for join in [13.2, 14.2] {
+        let s = join_score(&decoded, expected, ((join - 10.0) * 48_000.0) as usize);
+        eprintln!("split span: the piece joining at {join} s reads {s:+.1} dB");
+        assert!(s <= 3.0, "the piece joining at {join} s reads {s:+.1} dB");
+    }
+}

@@ -376,7 +376,7 @@ impl StreamApi {
                     };
                     // Where the first piece's media ends: a switch can go in on it if it
                     // holds the switch point.
-                    if let Ok((_, end)) = self.engine.first_span_s(track, n, at) {
+                    if let Ok((_, end)) = self.engine.first_span_s(track, n, enh, at) {
                         head.headers
                             .push(("X-First-Span-End".into(), format!("{end}")));
                     }

@@ -163,32 +163,33 @@ fn first_cluster_ms(piece: &[u8]) -> u64 {
 #[test]
 fn a_seek_target_gets_its_span_first() {
     let (server, id, _dir) = start("at", 23.0);
-    // Chunk 1 is 10–20 s: spans of 10–11, 11–16 and 16–20 s. A seek to 17 s needs the last.
+    // Chunk 1 is 10–20 s: spans of 10–11, 11–16 and 16–20 s. A seek to 17.05 s needs the
+    // last, which is not made yet: the second from 17 s comes first, then the rest of that
+    // span, the spans before it, and the part of it before 17 s.
     let target = format!("/api/tracks/{id}/chunks/1.webm?preset=bypass");
-    let seek = get(server.addr(), &format!("{target}&at=17"), "1.1");
+    let seek = get(server.addr(), &format!("{target}&at=17.05"), "1.1");
     assert!(seek.head.starts_with("HTTP/1.1 200"), "{}", seek.head);
     assert!(seek.head.contains("X-Chunk-Start: 10"), "{}", seek.head);
     assert!(
-        seek.head.contains("X-First-Span-End: 20\r\n"),
+        seek.head.contains("X-First-Span-End: 18\r\n"),
         "{}",
         seek.head
     );
     let starts: Vec<u64> = seek.pieces.iter().map(|p| first_cluster_ms(p)).collect();
     assert_eq!(
         starts,
-        [16_000, 9_900, 11_000],
-        "span order after a seek to 17 s"
+        [17_000, 18_000, 9_900, 11_000, 16_000],
+        "piece order after a seek to 17.05 s"
     );
-    // The same spans, now cached, in span order: the chunk's media segment.
+    // Asked again for the same moment: all made, the same bytes at once.
+    let again = get(server.addr(), &format!("{target}&at=17.1"), "1.1");
+    assert_eq!(again.pieces.len(), 1);
+    assert_eq!(again.body(), seek.body());
+    // Asked plainly, the chunk comes in span order (its last span made whole).
     let plain = get(server.addr(), &target, "1.1");
-    assert_eq!(plain.pieces.len(), 1);
-    let in_order = [
-        &seek.pieces[1][..],
-        &seek.pieces[2][..],
-        &seek.pieces[0][..],
-    ]
-    .concat();
-    assert_eq!(plain.body(), in_order);
+    assert!(plain.head.starts_with("HTTP/1.1 200"), "{}", plain.head);
+    assert_eq!(first_cluster_ms(&plain.body()), 9_900);
+    assert_eq!(get(server.addr(), &target, "1.1").body(), plain.body());
     for bad in ["at=-3", "at=soon"] {
         let r = get(server.addr(), &format!("{target}&{bad}"), "1.1");
         assert!(r.head.starts_with("HTTP/1.1 400"), "{bad}: {}", r.head);

@@ -172,24 +172,34 @@ pub fn play_into(
     player: Player,
     out: &mut Vec<f32>,
 ) {
-    let mut buf = vec![0.0f32; 5760 * 2];
     for (media, start, end) in chunks {
-        let packets = demux(init, media);
-        let (start, end) = (*start as i64, *end as i64);
-        if player == Player::ChromiumLike {
-            if let Some((_, p)) = packets.iter().rfind(|(ts, _)| ts * 48 < start) {
-                dec.decode_float(p, &mut buf, false).unwrap();
-            }
+        let window = (*start as i64, *end as i64);
+        play_packets(dec, &demux(init, media), window, player, out);
+    }
+}
+
+/// Decode `packets` (timestamp ms, packet) kept inside `window` (frames) through `dec`, the
+/// way `player` handles the pre-roll before it, appending to `out`.
+pub fn play_packets(
+    dec: &mut opus::Decoder,
+    packets: &[(i64, Vec<u8>)],
+    (start, end): (i64, i64),
+    player: Player,
+    out: &mut Vec<f32>,
+) {
+    let mut buf = vec![0.0f32; 5760 * 2];
+    if player == Player::ChromiumLike {
+        if let Some((_, p)) = packets.iter().rfind(|(ts, _)| ts * 48 < start) {
+            dec.decode_float(p, &mut buf, false).unwrap();
         }
-        for (ts, p) in packets
-            .iter()
-            .filter(|(ts, _)| ts * 48 >= start && ts * 48 < end)
-        {
-            let n = dec.decode_float(p, &mut buf, false).unwrap();
-            let from = ts * 48;
-            let keep = (n as i64).min(end - from) as usize;
-            out.extend_from_slice(&buf[..keep * 2]);
-        }
+    }
+    for (ts, p) in packets
+        .iter()
+        .filter(|(ts, _)| ts * 48 >= start && ts * 48 < end)
+    {
+        let n = dec.decode_float(p, &mut buf, false).unwrap();
+        let keep = (n as i64).min(end - ts * 48) as usize;
+        out.extend_from_slice(&buf[..keep * 2]);
     }
 }
 
