@@ -88,6 +88,13 @@ describe('races', () => {
     const { page, consoleErrors } = await openApp(browser.context, server.url);
     await page.waitForFunction(() => window.__sonance.core?.remote === true, null, { timeout: 10_000 });
     await page.waitForFunction(() => document.querySelectorAll('#preset option').length > 1, null, { timeout: 10_000 });
+    // Responses come back late and out of order (a second PRNG, so the operations stay the seed's).
+    const lag = prng(SEED ^ 0x5eed);
+    await page.route(/\/chunks\/\d+\.webm/, async (route) => {
+      const r = lag();
+      if (r < 0.4) await sleep(r * 1500);
+      await route.continue().catch(() => {});
+    });
     const presets = await page.$$eval('#preset option', (os) => os.map((o) => o.value));
     const trace = [];
     const note = (s) => trace.push(s);
