@@ -7,7 +7,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { rm } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { ffmpeg, launch, openApp, sleep, startServer, tempDir, trackButton } from './helpers.mjs';
 
 const CHUNK = 5;
@@ -97,7 +98,13 @@ describe('races', () => {
     });
     const presets = await page.$$eval('#preset option', (os) => os.map((o) => o.value));
     const trace = [];
-    const note = (s) => trace.push(s);
+    const stamps = [];
+    const note = (s) => {
+      trace.push(s);
+      stamps.push({ op: s, at: Date.now() });
+    };
+    // For a failure's record: the page's clock (performance.now) against ours.
+    const pageEpoch = await page.evaluate(() => Date.now() - performance.now());
 
     // What the user chose last.
     const want = { title: null, pos: 0, posAt: 0, preset: null, intensity: null, playing: false };
@@ -190,7 +197,12 @@ describe('races', () => {
       }
       if (want.title === null) await ops.track();
       note(`— settle after ${done} ops`);
-      await settleAndCheck(page, want, round, trace, consoleErrors);
+      try {
+        await settleAndCheck(page, want, round, trace, consoleErrors);
+      } catch (e) {
+        await record(page, { seed: SEED, round, want, ops: stamps.map((x) => ({ op: x.op, at: Math.round(x.at - pageEpoch) })) });
+        throw e;
+      }
     }
     console.log(`# races: ${done} operations in ${((Date.now() - started) / 1000).toFixed(1)} s`);
     await page.close();
@@ -202,20 +214,39 @@ async function settleAndCheck(page, want, round, trace, consoleErrors) {
   const ctx = () => `seed ${SEED}, round ${round}; last operations: ${trace.slice(-12).join(' | ')}`;
   const id = String(ids[want.title]);
   const key = `${want.preset}@${String(Math.round(want.intensity * 100) / 100)}`;
-  // The choice reaches the player (a click goes through the core, the intensity through a 150 ms debounce).
+  // The choice reaches the player (a click goes through the core, the intensity through a
+  // 150 ms debounce, a seek made while the track loads lands after it) and the policy is done
+  // with it (no seek, switch or load pending).
+  const region = () => [want.pos - 1, want.pos + (Date.now() - want.posAt) / 1000 + 1];
   const reached = await page
     .waitForFunction(
-      ([id, key]) => {
+      ([id, key, pos, posAt]) => {
         const s = window.__sonance.state();
-        return String(s.trackId) === id && s.key === key && s.phase !== 'error';
+        const since = (Date.now() - posAt) / 1000;
+        return (
+          String(s.trackId) === id &&
+          s.key === key &&
+          (s.phase === 'streaming' || s.phase === 'complete') &&
+          s.currentTime >= pos - 1 &&
+          s.currentTime <= pos + since + 1
+        );
       },
-      [id, key],
+      [id, key, want.pos, want.posAt],
       { timeout: 20_000, polling: 100 },
     )
     .then(() => true)
     .catch(() => false);
   const s0 = await page.evaluate(() => window.__sonance.state());
-  assert.ok(reached, `the player did not reach ${want.title} (${id}) with ${key}: it holds ${s0.trackId} with ${s0.key}, phase ${s0.phase}, error ${s0.error}; ${ctx()}`);
+  const core = await page.evaluate(() => {
+    const c = window.__sonance.core.state();
+    return { current: c.index === null ? null : c.tracks[c.index], preset: c.preset, intensity: c.intensity };
+  });
+  const [lo, hi] = region();
+  assert.ok(
+    reached,
+    `the player did not reach ${want.title} (${id}) with ${key} in [${lo.toFixed(2)}, ${hi.toFixed(2)}] s: it holds ${s0.trackId} with ${s0.key} at ${s0.currentTime.toFixed(2)} s, phase ${s0.phase}, error ${s0.error}; ${ctx()}`,
+  );
+  assert.deepEqual(core, { current: id, preset: want.preset, intensity: want.intensity }, `the core disagrees; ${ctx()}`);
   // Play or pause as last chosen.
   const asChosen = await page
     .waitForFunction((p) => window.__sonance.audio.paused === !p, want.playing, { timeout: 5_000 })
@@ -238,12 +269,13 @@ async function settleAndCheck(page, want, round, trace, consoleErrors) {
     .catch(() => false);
   const s = await page.evaluate(() => window.__sonance.state());
   assert.ok(moved, `stuck at ${s.currentTime.toFixed(2)} (from ${t0.toFixed(2)}; paused ${s.paused}, phase ${s.phase}, waiting ${s.waiting}, buffered ${JSON.stringify(s.buffered)}, inflight ${JSON.stringify(s.inflight)}); ${ctx()}`);
-  // The position region: from the last seek (or the track's start), plus the time since.
-  const since = (Date.now() - want.posAt) / 1000;
-  assert.ok(
-    s.currentTime >= want.pos - 1 && s.currentTime <= want.pos + since + 1,
-    `position ${s.currentTime.toFixed(2)} outside [${(want.pos - 1).toFixed(2)}, ${(want.pos + since + 1).toFixed(2)}] (last seek to ${want.pos.toFixed(2)}, ${since.toFixed(1)} s ago); ${ctx()}`,
+  // Nothing played from elsewhere after the last seek or track change (e.g. from the track's
+  // start before a seek made while it loaded).
+  const strays = await page.evaluate(
+    ([posAt, lo]) => window.__events.filter((e) => e.ev === 'playing' && e.at + performance.timeOrigin >= posAt && e.t < lo),
+    [want.posAt, want.pos - 1],
   );
+  assert.deepEqual(strays, [], `played from elsewhere after the last seek to ${want.pos.toFixed(2)}; ${ctx()}`);
   // What is in the buffer at the playhead was appended last for this choice.
   const at = s.currentTime;
   const cover = s.appends.filter((a) => a.windowStart <= at && at < a.windowEnd).at(-1);
@@ -261,6 +293,14 @@ async function settleAndCheck(page, want, round, trace, consoleErrors) {
   assert.equal(s.error, null, `player error: ${s.error}; ${ctx()}`);
   assert.equal((await page.locator('#alert').textContent()).trim(), '', `an alert is shown; ${ctx()}`);
   assert.deepEqual(consoleErrors, [], `console errors; ${ctx()}`);
+}
+
+/** A failure's record (the page's logs, the operations on the page's clock) beside the test's temporary files. */
+async function record(page, extra) {
+  const file = join(tmpdir(), `sonance-races-${SEED}.json`);
+  const s = await page.evaluate(() => ({ state: window.__sonance.state(), core: window.__sonance.core.state(), events: window.__events }));
+  await writeFile(file, JSON.stringify({ ...extra, ...s }, null, 1));
+  console.log(`# races: the failure's record is in ${file}`);
 }
 
 /** The dominant frequency of the output now (Web Audio tap), away from the second's edges. */
