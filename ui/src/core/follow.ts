@@ -144,6 +144,9 @@ export class CoreFollower {
         this.sync();
         break;
       case 'seeked':
+        // A click is on its way to the core: this seek was made before it (the clicked track
+        // starts where the click said; a seek made since went to the player directly).
+        if (this.awaitingCore) break;
         if (this.loading > 0 && this.loadingId === currentTrack(s)) {
           // The core's track is loading: the player starts there, or seeks as soon as it
           // streams — not after the load has started playing from where it began.
