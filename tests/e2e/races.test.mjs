@@ -209,6 +209,47 @@ describe('races', () => {
   });
 });
 
+describe('a click right after a seek', () => {
+  test('the clicked track starts at 0, not where a seek still pending went', { timeout: 60_000 }, async () => {
+    const { page, consoleErrors } = await openApp(browser.context, server.url);
+    await page.waitForFunction(() => window.__sonance.core?.remote === true, null, { timeout: 10_000 });
+    // Slow chunks: nothing is in the buffer yet when the seek comes, and the seek is still
+    // pending when the click comes.
+    let slow = true;
+    await page.route(/\/chunks\/\d+\.webm/, async (route) => {
+      if (slow) await sleep(1500);
+      await route.continue().catch(() => {});
+    });
+    const alpha = TRACKS[0].title;
+    await trackButton(page, alpha).click();
+    await page.waitForFunction((id) => String(window.__sonance.state().trackId) === id && window.__sonance.state().phase === 'loading', String(ids[alpha]), {
+      timeout: 10_000,
+      polling: 10,
+    });
+    await page.evaluate(() => {
+      const input = document.getElementById('seek');
+      input.value = '40';
+      input.dispatchEvent(new Event('input', { bubbles: true }));
+      input.dispatchEvent(new Event('change', { bubbles: true }));
+    });
+    await page.waitForFunction(() => window.__sonance.audio.currentTime > 39, null, { timeout: 5_000, polling: 10 });
+    slow = false;
+    const clickAt = await page.evaluate(() => performance.now());
+    await trackButton(page, alpha).click();
+    await page.waitForFunction(
+      (at) => window.__events.some((e) => e.ev === 'playing' && e.at > at) && window.__sonance.state().phase === 'streaming',
+      clickAt,
+      { timeout: 20_000 },
+    );
+    const played = await page.evaluate((at) => window.__events.filter((e) => e.ev === 'playing' && e.at > at).map((e) => e.t), clickAt);
+    const ct = await page.evaluate(() => window.__sonance.player.currentTime);
+    assert.ok(ct < 10, `the clicked track plays at ${ct.toFixed(2)} s, not from its start`);
+    assert.ok(played.every((t) => t < 1), `it started playing at ${JSON.stringify(played)}`);
+    assert.deepEqual(consoleErrors, []);
+    await page.close();
+  });
+});
+
 /** After the operations: the last choice plays, the player moves, nothing went wrong. */
 async function settleAndCheck(page, want, round, trace, consoleErrors) {
   const ctx = () => `seed ${SEED}, round ${round}; last operations: ${trace.slice(-12).join(' | ')}`;

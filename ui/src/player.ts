@@ -298,7 +298,9 @@ export class Player extends EventTarget {
     const grid: TrackGrid = { duration: detail.duration_s, chunkSeconds: detail.chunk_seconds, chunkCount: detail.chunk_count };
     const position = Math.max(0, Math.min(this.startAt ?? 0, detail.duration_s));
     this.startAt = null;
-    if (position > 0) this.audio.currentTime = this.base + position;
+    // Also at 0: Chromium keeps a seek still pending on the previous source as the new
+    // source's start (a click right after a seek would start the track there).
+    this.audio.currentTime = this.base + position;
     this.exec(this.policy.start(grid, this.key, position, this.snapshot()));
     this.tickTimer = setInterval(() => this.tick(), TICK_MS);
     if (this.mediaSession) this.setMediaSession(detail);
