@@ -217,7 +217,8 @@ describe('a click right after a seek', () => {
     // pending when the click comes.
     let slow = true;
     await page.route(/\/chunks\/\d+\.webm/, async (route) => {
-      if (slow) await sleep(1500);
+      // Long enough that the seek cannot complete before the click, however loaded the machine.
+      if (slow) await sleep(5000);
       await route.continue().catch(() => {});
     });
     const alpha = TRACKS[0].title;
