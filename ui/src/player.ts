@@ -144,6 +144,8 @@ export class Player extends EventTarget {
 
   private sink: MseSink | null = null;
   private token = 0;
+  /** Where the track being loaded starts (a seek made while it loads moves it); null once it streams. */
+  private startAt: number | null = null;
   private controllers = new Map<number, { ctrl: AbortController; epoch: number }>();
   private inits = new Map<string, Promise<ArrayBuffer>>();
   private appendedOnce = false;
@@ -255,6 +257,7 @@ export class Player extends EventTarget {
   async load(id: TrackId, opts: { autoplay?: boolean; position?: number } = {}): Promise<void> {
     const token = ++this.token;
     this.teardown();
+    this.startAt = opts.position ?? 0;
     this.base = 0;
     this.variant = 0;
     // What follows this track is told again once it is the core's current track.
@@ -293,8 +296,11 @@ export class Player extends EventTarget {
     }
     if (token !== this.token) return;
     const grid: TrackGrid = { duration: detail.duration_s, chunkSeconds: detail.chunk_seconds, chunkCount: detail.chunk_count };
-    const position = Math.max(0, Math.min(opts.position ?? 0, detail.duration_s));
-    if (position > 0) this.audio.currentTime = this.base + position;
+    const position = Math.max(0, Math.min(this.startAt ?? 0, detail.duration_s));
+    this.startAt = null;
+    // Also at 0: Chromium keeps a seek still pending on the previous source as the new
+    // source's start (a click right after a seek would start the track there).
+    this.audio.currentTime = this.base + position;
     this.exec(this.policy.start(grid, this.key, position, this.snapshot()));
     this.tickTimer = setInterval(() => this.tick(), TICK_MS);
     if (this.mediaSession) this.setMediaSession(detail);
@@ -342,6 +348,11 @@ export class Player extends EventTarget {
   }
 
   seek(t: number): void {
+    if (this.startAt !== null) {
+      // The track is still loading: it starts there (rather than playing from the old start first).
+      this.startAt = Number.isFinite(t) ? Math.max(0, t) : 0;
+      return;
+    }
     if (!this.track || !this.sink) return;
     const target = Math.max(0, Math.min(t, this.track.duration_s));
     this.output.fadeOut();
@@ -769,6 +780,7 @@ export class Player extends EventTarget {
       this.notice(`${presetMessage(bad, message)} Playing with “bypass” instead.`);
       return;
     }
+    this.startAt = null;
     this.teardownStreaming();
     this.setError(message);
     this.dispatchEvent(new CustomEvent('failure', { detail: message }));
@@ -792,6 +804,7 @@ export class Player extends EventTarget {
   }
 
   private teardown(): void {
+    this.startAt = null;
     this.teardownStreaming();
     if (this.crossTimer !== null) clearTimeout(this.crossTimer);
     this.crossTimer = null;

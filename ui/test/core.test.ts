@@ -202,6 +202,17 @@ class FakePlayer extends EventTarget implements OutputPlayer {
   }
 }
 
+/** A player whose load ends when the test says (the first chunk's round trip). */
+class SlowPlayer extends FakePlayer {
+  finish: () => void = () => {};
+  override async load(id: string, opts: { autoplay?: boolean; position?: number } = {}): Promise<void> {
+    this.calls.push(`load ${id} ${opts.autoplay ? 'play' : 'paused'} @${opts.position ?? 0}`);
+    this.track = { id };
+    await new Promise<void>((r) => (this.finish = r));
+    if (opts.autoplay) this.audio.paused = false;
+  }
+}
+
 class FakeCore extends EventTarget implements Core {
   readonly remote = true;
   sent: Command[] = [];
@@ -242,6 +253,44 @@ describe('the page as the core output', () => {
     expect(p.calls.at(-1)).toBe('play');
     core.emit({ type: 'seeked', position_s: 42 });
     expect(p.calls.at(-1)).toBe('seek 42');
+    f.stop();
+  });
+
+  it('a seek the core makes while its track loads goes to the player at once, not after the load started playing', async () => {
+    const core = new FakeCore();
+    const p = new SlowPlayer();
+    const f = new CoreFollower(core, p);
+    f.start();
+    const loading = f.playNow('b');
+    core.emit({ type: 'queue_changed', tracks: ['a', 'b'], index: 1, shuffle: false, repeat: 'off' });
+    core.emit({ type: 'track_changed', track: 'b', index: 1, start_at_s: 0 });
+    core.emit({ type: 'status_changed', status: 'playing' });
+    core.emit({ type: 'seeked', position_s: 42 });
+    expect(p.calls).toEqual(['load b play @0', 'seek 42']);
+    p.finish();
+    await loading;
+    await settle();
+    expect(p.calls.filter((c) => c.startsWith('seek'))).toEqual(['seek 42']);
+    f.stop();
+  });
+
+  it('a seek the core echoes after a click was made is not applied to the clicked track', async () => {
+    const core = new FakeCore(state({ tracks: ['a', 'b'], index: 1, status: 'paused' }));
+    const p = new SlowPlayer();
+    const f = new CoreFollower(core, p);
+    f.start();
+    await settle();
+    p.finish();
+    await settle();
+    // The user seeks (the core will echo it), then clicks the same track: it starts at 0.
+    const loading = f.playNow('b');
+    core.emit({ type: 'seeked', position_s: 13.6 });
+    core.emit({ type: 'track_changed', track: 'b', index: 1, start_at_s: 0 });
+    p.finish();
+    await loading;
+    await settle();
+    expect(p.calls.filter((c) => c.startsWith('seek'))).toEqual([]);
+    expect(p.calls.filter((c) => c.startsWith('load'))).toEqual(['load b paused @0', 'load b play @0']);
     f.stop();
   });
 

@@ -38,6 +38,9 @@ pub struct ServeArgs {
     /// Disk budget of the fragment cache in MB.
     #[arg(long, default_value_t = 2048)]
     cache_max_mb: u64,
+    /// Memory budget of the fragment cache in MB (recent fragments kept in memory; 0: none).
+    #[arg(long, default_value_t = 256)]
+    cache_memory_mb: usize,
     /// The built web UI (default: ui/dist next to the working folder or the executable).
     #[arg(long)]
     ui: Option<PathBuf>,
@@ -54,7 +57,7 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
     let engine = Arc::new(Engine::new(EngineConfig {
         chunk_seconds: args.chunk_seconds,
         cache: CacheConfig {
-            memory_bytes: 256 << 20,
+            memory_bytes: args.cache_memory_mb.saturating_mul(1 << 20),
             disk: Some(DiskConfig {
                 dir: cache_dir,
                 max_bytes: args.cache_max_mb << 20,

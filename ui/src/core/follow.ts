@@ -17,6 +17,7 @@ export interface OutputPlayer extends EventTarget {
   load(id: string, opts?: { autoplay?: boolean; position?: number }): Promise<void>;
   play(): Promise<void>;
   pause(): void;
+  /** While a track loads, a seek moves where it starts. */
   seek(t: number): void;
   /** Gapless: the track that plays when the current one ends by itself (null: none). */
   setUpcoming?(id: string | null): void;
@@ -28,6 +29,8 @@ export class CoreFollower {
   readonly tracks = new TrackFollower();
   private loading = 0;
   private pendingSeek: number | null = null;
+  /** The track of the last load started. */
+  private loadingId: string | null = null;
   private timer: ReturnType<typeof setInterval> | null = null;
   private wasPlaying = false;
   private lastReported = -1;
@@ -141,7 +144,15 @@ export class CoreFollower {
         this.sync();
         break;
       case 'seeked':
-        if (this.loading > 0 || this.playingId() !== currentTrack(s)) this.pendingSeek = e.position_s;
+        // A click is on its way to the core: this seek was made before it (the clicked track
+        // starts where the click said; a seek made since went to the player directly).
+        if (this.awaitingCore) break;
+        if (this.loading > 0 && this.loadingId === currentTrack(s)) {
+          // The core's track is loading: the player starts there, or seeks as soon as it
+          // streams — not after the load has started playing from where it began.
+          this.pendingSeek = null;
+          this.player.seek(e.position_s);
+        } else if (this.loading > 0 || this.playingId() !== currentTrack(s)) this.pendingSeek = e.position_s;
         else if (Math.abs(this.player.currentTime - e.position_s) > 0.01 || this.player.audio.ended) this.player.seek(e.position_s);
         break;
       default:
@@ -170,6 +181,7 @@ export class CoreFollower {
 
   private async load(id: string, autoplay: boolean, position: number): Promise<void> {
     this.loading++;
+    this.loadingId = id;
     this.pendingSeek = null;
     try {
       await this.player.load(id, { autoplay, position });
