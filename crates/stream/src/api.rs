@@ -280,7 +280,9 @@ impl StreamApi {
     /// Answer one request. Never panics on any input; rendering happens on the calling
     /// thread (the server runs several).
     pub fn handle(&self, req: &Request) -> Response {
-        self.handle_progressive(req, &mut |_, _| ControlFlow::Continue(()))
+        // Whole answers: the endless event stream is refused (it would never end).
+        let mut whole = |_: &Response, _: &[u8]| ControlFlow::Continue(());
+        self.finish(self.route(req, &mut whole, false))
     }
 
     /// [`StreamApi::handle`] for transports that can send a body while it is made: when this
@@ -290,7 +292,7 @@ impl StreamApi {
     /// went out and it is not a 200, the chunk failed half-way (or was cancelled by `progress`)
     /// and the transport should cut the connection rather than finish the body.
     pub fn handle_progressive(&self, req: &Request, progress: &mut Progress<'_>) -> Response {
-        self.finish(self.route(req, progress))
+        self.finish(self.route(req, progress, true))
     }
 
     /// The headers every answer carries.
@@ -309,7 +311,8 @@ impl StreamApi {
         resp
     }
 
-    fn route(&self, req: &Request, progress: &mut Progress<'_>) -> Response {
+    /// `streams`: the transport sends pieces as they come (else only whole answers).
+    fn route(&self, req: &Request, progress: &mut Progress<'_>, streams: bool) -> Response {
         let path = match self.admit(req) {
             Ok(path) => path,
             Err(why) => return Response::error(403, "forbidden", why),
@@ -328,7 +331,7 @@ impl StreamApi {
                 .push(("Access-Control-Max-Age".into(), "600".into()));
             return r;
         }
-        if let Some(resp) = self.player_route(req, &segments, progress) {
+        if let Some(resp) = self.player_route(req, &segments, progress, streams) {
             return resp;
         }
         if let Some(resp) = self.library_route(req, &segments) {

@@ -84,6 +84,7 @@ impl StreamApi {
         req: &Request,
         segments: &[&str],
         progress: &mut Progress<'_>,
+        streams: bool,
     ) -> Option<Response> {
         let is_player = matches!(segments, ["api", "player" | "queue" | "events", ..]);
         if !is_player {
@@ -163,6 +164,13 @@ impl StreamApi {
                     format!("the player has no action '{other}'"),
                 ),
             },
+            // An endless answer: only where pieces go out as they come (not as a whole body,
+            // which would never end and hold a worker for good).
+            (_, ["api", "events"]) if get && !streams => Response::error(
+                406,
+                "not_acceptable",
+                "the event stream needs a transport that streams (the loopback server)",
+            ),
             (_, ["api", "events"]) if get => self.events(host, progress),
             _ => Response::error(
                 405,

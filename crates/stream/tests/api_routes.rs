@@ -160,6 +160,20 @@ fn the_queue_survives_a_restart() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
+/// Found by fuzzing (fuzz/fuzz_targets/api_request.rs): through a transport of whole answers
+/// (the desktop app's custom scheme) the event stream never ended and held its worker.
+#[test]
+fn the_event_stream_is_refused_where_answers_are_whole() {
+    let (api, dir) = api("whole", true);
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(api.handle(&Request::get("/api/events?q=t")).status);
+    });
+    let status = rx.recv_timeout(Duration::from_secs(5));
+    assert_eq!(status, Ok(406), "answered at once, and refused");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
 #[test]
 fn without_a_player_core_the_routes_say_so() {
     let (api, dir) = api("none", false);
