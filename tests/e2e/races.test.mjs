@@ -279,6 +279,18 @@ async function settleAndCheck(page, want, round, trace, consoleErrors) {
     .then(() => true)
     .catch(() => false);
   const s0 = await page.evaluate(() => window.__sonance.state());
+  // The core hears an intensity after the page's 150 ms debounce (the player has it at once,
+  // through a switch deck): give its echo a moment before comparing.
+  await page
+    .waitForFunction(
+      ([id, preset, intensity]) => {
+        const c = window.__sonance.core.state();
+        return c.index !== null && c.tracks[c.index] === id && c.preset === preset && Math.abs(c.intensity - intensity) < 0.001;
+      },
+      [id, want.preset, want.intensity],
+      { timeout: 5_000, polling: 100 },
+    )
+    .catch(() => {});
   const core = await page.evaluate(() => {
     const c = window.__sonance.core.state();
     return { current: c.index === null ? null : c.tracks[c.index], preset: c.preset, intensity: c.intensity };

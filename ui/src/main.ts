@@ -186,7 +186,7 @@ function start(): void {
   function seekTo(t: number): void {
     if (!player.track) return;
     const cmd = seekCommand(t, player.duration);
-    if (coreOwnsPlayer()) send(cmd);
+    if (coreOwnsPlayer() && follower) follower.seekHere(cmd.position_s);
     else player.seek(cmd.position_s);
   }
 
@@ -269,6 +269,8 @@ function start(): void {
    * would otherwise be undone and redone, each through a deck).
    */
   let presetSent: { preset: string; at: number } | null = null;
+  /** The intensity last sent to the core, until the core says it back (or 3 s pass). */
+  let intensitySent: { intensity: number; at: number } | null = null;
   let detailFor: string | null = null;
 
   /** The id the now-playing area shows: what the player loads or holds. */
@@ -386,8 +388,9 @@ function start(): void {
     sticky = (e as CustomEvent<string>).detail || player.error;
     stickyLeft = 1;
   });
-  // The player fell back to another rendering (a preset the server refused): the core keeps what plays.
-  player.addEventListener('notice', () => {
+  // The player fell back to another rendering (a preset the server refused): the core keeps
+  // what plays. (Only then: other notices say nothing of the settings.)
+  player.addEventListener('fallback', () => {
     if (!core || player.preset.includes(':')) return;
     const s = core.state();
     if (s.preset !== player.preset) void core.send({ type: 'set_preset', preset: player.preset });
@@ -507,6 +510,7 @@ function start(): void {
     keySwitch.change(player.preset, x);
     intensityTimer = setTimeout(() => {
       intensityTimer = null;
+      intensitySent = { intensity: x, at: performance.now() };
       send({ type: 'set_intensity', intensity: x });
     }, 150);
   });
@@ -576,7 +580,9 @@ function start(): void {
     volume.value = String(Math.round(v * 100));
     applyVolume(v);
     const x = Math.max(0, Math.min(1, s.intensity));
-    if (Math.abs(player.intensity - x) > 0.005 && intensityTimer === null) {
+    // Until the core has the intensity sent from here, what it says is older (as for presets).
+    if (intensitySent && (Math.abs(x - intensitySent.intensity) <= 0.005 || performance.now() - intensitySent.at > 3000)) intensitySent = null;
+    if (Math.abs(player.intensity - x) > 0.005 && intensityTimer === null && intensitySent === null) {
       keySwitch.change(player.preset, x);
       intensity.value = String(Math.round(x * 100));
     }

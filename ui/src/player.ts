@@ -670,7 +670,7 @@ export class Player extends EventTarget {
           const bad = parseKey(a.key);
           this.preset = back.preset;
           this.intensity = back.intensity;
-          this.notice(presetMessage(bad.preset, a.message));
+          this.notice(presetMessage(bad.preset, a.message), true);
           this.changed();
           break;
         }
@@ -777,7 +777,7 @@ export class Player extends EventTarget {
       const autoplay = !this.audio.paused;
       this.preset = 'bypass';
       void this.load(id, { autoplay, position }); // clears the message synchronously
-      this.notice(`${presetMessage(bad, message)} Playing with “bypass” instead.`);
+      this.notice(`${presetMessage(bad, message)} Playing with “bypass” instead.`, true);
       return;
     }
     this.startAt = null;
@@ -786,9 +786,11 @@ export class Player extends EventTarget {
     this.dispatchEvent(new CustomEvent('failure', { detail: message }));
   }
 
-  private notice(message: string): void {
+  /** A message that is not a failure; `fellBack`: the player now plays another preset or intensity than asked ('fallback'). */
+  private notice(message: string, fellBack = false): void {
     this.setError(message);
     this.dispatchEvent(new CustomEvent('notice', { detail: message }));
+    if (fellBack) this.dispatchEvent(new CustomEvent('fallback', { detail: this.key }));
   }
 
   private setError(message: string | null): void {

@@ -294,6 +294,26 @@ describe('the page as the core output', () => {
     f.stop();
   });
 
+  it("a seek on this page goes to the player at once; the core's echo of it is not applied again", async () => {
+    const core = new FakeCore();
+    const p = new FakePlayer();
+    const f = new CoreFollower(core, p);
+    f.start();
+    core.emit({ type: 'queue_changed', tracks: ['a'], index: 0, shuffle: false, repeat: 'off' });
+    core.emit({ type: 'track_changed', track: 'a', index: 0, start_at_s: 0 });
+    await settle();
+    f.seekHere(18.6);
+    expect(p.calls.at(-1)).toBe('seek 18.6');
+    expect(core.sent.at(-1)).toEqual({ type: 'seek', position_s: 18.6 });
+    p.currentTime = 18.65; // it played on meanwhile
+    core.emit({ type: 'seeked', position_s: 18.6 });
+    expect(p.calls.filter((c) => c.startsWith('seek'))).toEqual(['seek 18.6']);
+    // A seek made elsewhere still moves the player.
+    core.emit({ type: 'seeked', position_s: 30 });
+    expect(p.calls.at(-1)).toBe('seek 30');
+    f.stop();
+  });
+
   it('loads what the core changes to (autoplay when playing, at start_at_s), stops on null', async () => {
     const core = new FakeCore(state({ tracks: ['a', 'b'], index: 0, status: 'paused' }));
     const p = new FakePlayer();

@@ -24,11 +24,15 @@ export interface OutputPlayer extends EventTarget {
 }
 
 export const POSITION_EVERY_MS = 1000;
+/** How long the core's echo of this page's own seek is waited for. */
+const OWN_SEEK_MS = 5000;
 
 export class CoreFollower {
   readonly tracks = new TrackFollower();
   private loading = 0;
   private pendingSeek: number | null = null;
+  /** A seek made on this page (applied at once); the core's echo of it is not applied again. */
+  private ownSeek: { t: number; at: number } | null = null;
   /** The track of the last load started. */
   private loadingId: string | null = null;
   private timer: ReturnType<typeof setInterval> | null = null;
@@ -70,6 +74,17 @@ export class CoreFollower {
       if (this.wasPlaying && !playing) this.report(true);
       this.wasPlaying = playing;
     });
+  }
+
+  /**
+   * A seek on this page's controls: the player goes there at once (a track still loading
+   * starts there) and the core hears of it; its echo is not applied a second time. Waiting
+   * for the echo let a track just clicked start playing from 0 first.
+   */
+  seekHere(t: number): void {
+    this.ownSeek = { t, at: performance.now() };
+    this.player.seek(t);
+    void this.core.send({ type: 'seek', position_s: t });
   }
 
   /** Follow the core's current state now (after connecting) and report the position every second. */
@@ -147,6 +162,11 @@ export class CoreFollower {
         // A click is on its way to the core: this seek was made before it (the clicked track
         // starts where the click said; a seek made since went to the player directly).
         if (this.awaitingCore) break;
+        // This page's own seek, already applied (a later one of this page's replaces it).
+        if (this.ownSeek && Math.abs(this.ownSeek.t - e.position_s) < 0.001 && performance.now() - this.ownSeek.at < OWN_SEEK_MS) {
+          this.ownSeek = null;
+          break;
+        }
         if (this.loading > 0 && this.loadingId === currentTrack(s)) {
           // The core's track is loading: the player starts there, or seeks as soon as it
           // streams — not after the load has started playing from where it began.
