@@ -7,34 +7,13 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { rm } from 'node:fs/promises';
-import { audio, decodeF32, launch, openApp, readCapture, startServer, tempDir, trackButton } from './helpers.mjs';
+import { audio, decodeF32, launch, openApp, readCapture, startServer, tempDir, trackButton, RECORDER } from './helpers.mjs';
 import { analyseJoins, joinTimes } from './joins.mjs';
 
 const CHUNK = 5;
 const SECONDS = 20;
 const MAX_JOIN_DB = 3;
 let dir, server, browser, file;
-
-const RECORDER = `
-class Recorder extends AudioWorkletProcessor {
-  constructor() { super(); this.buf = new Float32Array(8192 * 2); this.n = 0; this.on = true;
-    this.port.onmessage = (e) => { if (e.data === 'stop') { this.flush(); this.on = false; this.port.postMessage('stopped'); } }; }
-  flush() { if (this.n) { this.port.postMessage(this.buf.slice(0, this.n * 2)); this.n = 0; } }
-  process(inputs) {
-    const ch = inputs[0];
-    if (!this.on) return false;
-    const frames = ch.length ? ch[0].length : 128;
-    for (let i = 0; i < frames; i++) {
-      this.buf[this.n * 2] = ch.length ? ch[0][i] : 0;
-      this.buf[this.n * 2 + 1] = ch.length > 1 ? ch[1][i] : (ch.length ? ch[0][i] : 0);
-      this.n++;
-      if (this.n * 2 === this.buf.length) this.flush();
-    }
-    return true;
-  }
-}
-registerProcessor('e2e-recorder', Recorder);
-`;
 
 before(async () => {
   dir = await tempDir();

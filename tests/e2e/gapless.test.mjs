@@ -11,7 +11,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { mkdir, rm } from 'node:fs/promises';
-import { decodeF32, ffmpeg, launch, openApp, readCapture, sleep, startServer, tempDir } from './helpers.mjs';
+import { decodeF32, ffmpeg, launch, openApp, readCapture, sleep, startServer, tempDir, RECORDER } from './helpers.mjs';
 import { analyseJoins } from './joins.mjs';
 
 const RATE = 48000;
@@ -20,27 +20,6 @@ const CUTS = [0, 384_658, 817_022, 1_104_000];
 const TITLES = ['Gap One', 'Gap Two', 'Gap Three'];
 const MAX_JOIN_DB = 3;
 let dir, server, browser, full;
-
-const RECORDER = `
-class Recorder extends AudioWorkletProcessor {
-  constructor() { super(); this.buf = new Float32Array(8192 * 2); this.n = 0; this.on = true;
-    this.port.onmessage = (e) => { if (e.data === 'stop') { this.flush(); this.on = false; this.port.postMessage('stopped'); } }; }
-  flush() { if (this.n) { this.port.postMessage(this.buf.slice(0, this.n * 2)); this.n = 0; } }
-  process(inputs) {
-    const ch = inputs[0];
-    if (!this.on) return false;
-    const frames = ch.length ? ch[0].length : 128;
-    for (let i = 0; i < frames; i++) {
-      this.buf[this.n * 2] = ch.length ? ch[0][i] : 0;
-      this.buf[this.n * 2 + 1] = ch.length > 1 ? ch[1][i] : (ch.length ? ch[0][i] : 0);
-      this.n++;
-      if (this.n * 2 === this.buf.length) this.flush();
-    }
-    return true;
-  }
-}
-registerProcessor('e2e-recorder', Recorder);
-`;
 
 async function waitForLibrary(url, n) {
   const deadline = Date.now() + 30_000;

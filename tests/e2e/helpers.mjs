@@ -191,6 +191,32 @@ export function trackButton(page, title) {
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * An AudioWorklet processor ('e2e-recorder') that records what reaches its input, interleaved
+ * stereo, posting Float32Array pieces; 'stop' flushes the rest and answers 'stopped'
+ * (read them with {@link readCapture}).
+ */
+export const RECORDER = `
+class Recorder extends AudioWorkletProcessor {
+  constructor() { super(); this.buf = new Float32Array(8192 * 2); this.n = 0; this.on = true;
+    this.port.onmessage = (e) => { if (e.data === 'stop') { this.flush(); this.on = false; this.port.postMessage('stopped'); } }; }
+  flush() { if (this.n) { this.port.postMessage(this.buf.slice(0, this.n * 2)); this.n = 0; } }
+  process(inputs) {
+    const ch = inputs[0];
+    if (!this.on) return false;
+    const frames = ch.length ? ch[0].length : 128;
+    for (let i = 0; i < frames; i++) {
+      this.buf[this.n * 2] = ch.length ? ch[0][i] : 0;
+      this.buf[this.n * 2 + 1] = ch.length > 1 ? ch[1][i] : (ch.length ? ch[0][i] : 0);
+      this.n++;
+      if (this.n * 2 === this.buf.length) this.flush();
+    }
+    return true;
+  }
+}
+registerProcessor('e2e-recorder', Recorder);
+`;
+
 /** The samples the page's capture worklet recorded (`window.__rec.parts`), read out in
  * base64 batches of 64 parts (one evaluate per batch keeps each message small). */
 export async function readCapture(page) {
