@@ -21,6 +21,7 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
+import { harness } from './harness.mjs';
 import { ffmpeg, launch, openApp, sleep, startServer, tempDir, trackButton } from '../helpers.mjs';
 
 const { values: opt } = parseArgs({
@@ -48,23 +49,7 @@ const TRACK_S = Number(opt['track-minutes']) * 60;
 const CHUNK = Number(opt['chunk-seconds']);
 const PRESETS = ['warm', 'bright', 'punchy', 'gentle'];
 
-const T0 = performance.now();
-const log = (...a) => process.stderr.write(`[cancel ${((performance.now() - T0) / 1000).toFixed(1)}s] ${a.join(' ')}\n`);
-const cleanups = [];
-async function cleanup() {
-  for (const f of cleanups.reverse()) {
-    try {
-      await Promise.race([f(), sleep(8000)]);
-    } catch {}
-  }
-  cleanups.length = 0;
-}
-const watchdog = setTimeout(async () => {
-  log('watchdog: stopping');
-  await cleanup();
-  process.exit(3);
-}, (4 + RUNS * (3 * WINDOW + 60) / 60) * 60_000);
-watchdog.unref();
+const { log, cleanups, cleanup } = harness('cancel', (4 + RUNS * (3 * WINDOW + 60) / 60) * 60_000);
 
 const TICK_HZ = 100;
 function cpu(pid) {

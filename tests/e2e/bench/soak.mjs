@@ -20,6 +20,7 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
+import { harness } from './harness.mjs';
 import { ffmpeg, launch, openApp, sleep, startServer, tempDir, trackButton } from '../helpers.mjs';
 
 const { values: opt } = parseArgs({
@@ -59,30 +60,7 @@ if (!(RATE > 0 && RATE <= 16) || !(TRACK_S >= 60) || !(INTERVAL_MS >= 1000)) thr
 const WALL_S = TRACK_S / RATE;
 const MAX_MS = (WALL_S * 2 + 180) * 1000;
 
-const T0 = performance.now();
-const log = (...a) => process.stderr.write(`[soak ${((performance.now() - T0) / 1000).toFixed(0)}s] ${a.join(' ')}\n`);
-
-const cleanups = [];
-async function cleanup() {
-  for (const f of cleanups.reverse()) {
-    try {
-      await Promise.race([f(), sleep(8000)]);
-    } catch {}
-  }
-  cleanups.length = 0;
-}
-const watchdog = setTimeout(async () => {
-  log(`watchdog: still running after ${(MAX_MS / 60000).toFixed(1)} min — stopping`);
-  await cleanup();
-  process.exit(3);
-}, MAX_MS);
-watchdog.unref();
-for (const sig of ['SIGINT', 'SIGTERM']) {
-  process.on(sig, async () => {
-    await cleanup();
-    process.exit(130);
-  });
-}
+const { log, cleanups, cleanup } = harness('soak', MAX_MS, 0);
 
 function rssMb(pid) {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));

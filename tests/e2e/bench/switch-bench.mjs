@@ -26,6 +26,7 @@ import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify, parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
+import { harness } from './harness.mjs';
 import { REPO, CHROMIUM, ffmpeg, launch, startServer, tempDir, trackButton, sleep } from '../helpers.mjs';
 
 const run = promisify(execFile);
@@ -44,24 +45,7 @@ const MAX_MIN = opt['max-minutes'] ? Number(opt['max-minutes']) : 3 + 1.5 * RUNS
 const PHASE_MS = 30_000;
 /** What each run starts in (the product's default: adaptive); the change goes to `warm`. */
 const START = opt.preset;
-const T0 = performance.now();
-const log = (...a) => process.stderr.write(`[switch-bench ${((performance.now() - T0) / 1000).toFixed(1)}s] ${a.join(' ')}\n`);
-
-const cleanups = [];
-async function cleanup() {
-  for (const f of cleanups.reverse()) {
-    try {
-      await Promise.race([f(), sleep(8000)]);
-    } catch {}
-  }
-  cleanups.length = 0;
-}
-const watchdog = setTimeout(async () => {
-  log(`watchdog: still running after ${MAX_MIN} min — stopping`);
-  await cleanup();
-  process.exit(3);
-}, MAX_MIN * 60_000);
-watchdog.unref();
+const { log, cleanups, cleanup } = harness('switch-bench', MAX_MIN * 60_000);
 
 const loadavg = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).map(Number);
 const loads = [];
