@@ -80,7 +80,7 @@ pub fn run(
             scheme::SCHEME,
             move |ctx, request, responder| {
                 scheme_for_handler
-                    .handle(ctx.webview_label(), &request, move |r| responder.respond(r));
+                    .handle(ctx.webview_label(), request, move |r| responder.respond(r));
             },
         )
         .invoke_handler(tauri::generate_handler![

@@ -3,7 +3,7 @@
 //!
 //! The page (origin `tauri://localhost`; `http://tauri.localhost` on Windows) fetches
 //! `sonance://localhost/api/…` (`http://sonance.localhost/api/…` on Windows). Tauri calls the
-//! handler on the UI thread; it only translates the request and queues it. [`WORKERS`] threads
+//! handler on the UI thread; it only checks who asks and queues the request. [`WORKERS`] threads
 //! answer with [`StreamApi::handle`], the same function the loopback server calls, so a chunk
 //! render never blocks the window. Bodies are whole (the scheme cannot stream), which suits
 //! MSE: the page appends whole chunks anyway.
@@ -16,7 +16,8 @@ use std::borrow::Cow;
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use sonance_stream::{Access, Request, Response, StreamApi};
+use sonance_stream::api::MAX_BODY;
+use sonance_stream::{message, Access, Request, RequestExt, Response, ResponseExt, StreamApi};
 use tauri::http;
 
 /// The scheme name the UI's bridge uses (`ui/src/bridge.ts`).
@@ -89,29 +90,35 @@ impl Scheme {
     }
 
     /// Handle one request from the web view labelled `webview`: refuse, or queue it and
-    /// answer through `respond` from a worker.
+    /// answer through `respond` from a worker. The request goes to the API as the web view
+    /// handed it over (the `http` crate's, as the loopback server's).
     pub fn handle(
         &self,
         webview: &str,
-        request: &http::Request<Vec<u8>>,
+        request: Request,
         respond: impl FnOnce(http::Response<Cow<'static, [u8]>>) + Send + 'static,
     ) {
-        let req = translate(request);
+        let respond = move |resp: Response| respond(resp.map(|body| Cow::Owned(body.to_vec())));
         if webview != WINDOW {
-            return respond(to_http(&forbidden(
+            return respond(refusal(
+                403,
+                "forbidden",
                 "only the main window may use this scheme",
-            )));
+            ));
         }
-        if let Some(origin) = &req.origin {
+        if let Some(origin) = request.origin() {
             if origin != page_origin() {
-                return respond(to_http(&forbidden(&format!(
-                    "requests from '{origin}' are not allowed"
-                ))));
+                let why = format!("requests from '{origin}' are not allowed");
+                return respond(refusal(403, "forbidden", &why));
             }
         }
+        if request.body().len() > MAX_BODY {
+            let why = format!("a request body may hold at most {MAX_BODY} bytes");
+            return respond(refusal(413, "bad_parameter", &why));
+        }
         let job = Job {
-            request: req,
-            reply: Box::new(move |resp| respond(to_http(&resp))),
+            request,
+            reply: Box::new(respond),
         };
         match self.tx.try_send(job) {
             Ok(()) => {}
@@ -136,57 +143,26 @@ fn work(rx: &Mutex<Receiver<Job>>, scheme: &std::sync::Weak<Scheme>) {
             None => busy(),
         };
         log::debug!(
-            "{} {}?{} -> {} ({} bytes, {} ms)",
-            job.request.method,
-            job.request.path,
-            job.request.query,
-            resp.status,
-            resp.body.len(),
+            "{} {} -> {} ({} bytes, {} ms)",
+            job.request.method(),
+            job.request.uri(),
+            resp.status(),
+            resp.body().len(),
             started.elapsed().as_millis()
         );
         (job.reply)(resp);
     }
 }
 
-/// The parts of the web view's request the stream API reads (the loopback server reads its
-/// requests the same way: [`Request::from_http`]).
-pub fn translate(request: &http::Request<Vec<u8>>) -> Request {
-    let mut r = Request::from_http(request);
-    // The web view hands the body over whole; the API takes at most MAX_BODY of it.
-    if request.body().len() <= sonance_stream::api::MAX_BODY {
-        r.body = request.body().clone();
-    }
-    r
-}
-
-/// The stream API's answer as an HTTP response for the web view (whole: a custom scheme
-/// cannot stream a body).
-pub fn to_http(resp: &Response) -> http::Response<Cow<'static, [u8]>> {
-    resp.to_http(Cow::Owned(resp.body.to_vec()))
-}
-
-fn json_error(status: u16, kind: &str, message: &str) -> Response {
-    let body = serde_json::json!({ "kind": kind, "message": message }).to_string();
-    Response {
-        status,
-        content_type: "application/json".into(),
-        headers: vec![
-            ("Cache-Control".into(), "no-store".into()),
-            (
-                "Access-Control-Allow-Origin".into(),
-                page_origin().to_string(),
-            ),
-        ],
-        body: body.into_bytes().into(),
-    }
-}
-
-fn forbidden(message: &str) -> Response {
-    json_error(403, "forbidden", message)
+/// A refusal before the API sees the request, readable by the page.
+fn refusal(status: u16, kind: &str, message: &str) -> Response {
+    let mut resp = message::error(status, kind, message);
+    resp.add_header("Access-Control-Allow-Origin", page_origin());
+    resp
 }
 
 fn busy() -> Response {
-    json_error(503, "busy", "the player is busy; try again")
+    refusal(503, "busy", "the player is busy; try again")
 }
 
 #[cfg(test)]
@@ -201,26 +177,13 @@ mod tests {
         b.body(Vec::new()).unwrap()
     }
 
-    #[test]
-    fn translates_path_query_host_and_origin() {
-        let r = translate(&get(
-            "sonance://localhost/api/tracks/0123456789abcdef/chunks/3.webm?preset=bypass&intensity=1",
-            Some("tauri://localhost"),
-        ));
-        assert_eq!(r.method, "GET");
-        assert_eq!(r.path, "/api/tracks/0123456789abcdef/chunks/3.webm");
-        assert_eq!(r.query, "preset=bypass&intensity=1");
-        assert_eq!(r.host.as_deref(), Some("localhost"));
-        assert_eq!(r.origin.as_deref(), Some("tauri://localhost"));
-    }
-
     fn run(
         scheme: &Scheme,
         webview: &str,
         req: http::Request<Vec<u8>>,
     ) -> http::Response<Cow<'static, [u8]>> {
         let (tx, rx) = mpsc::channel();
-        scheme.handle(webview, &req, move |r| {
+        scheme.handle(webview, req, move |r| {
             let _ = tx.send(r);
         });
         rx.recv_timeout(std::time::Duration::from_secs(10)).unwrap()
@@ -282,5 +245,14 @@ mod tests {
             get("sonance://localhost/api/presets", None),
         );
         assert_eq!(r.status(), 403);
+        // A body the API would not take is refused before it queues.
+        let big = http::Request::builder()
+            .method("PUT")
+            .uri("sonance://localhost/api/queue")
+            .body(vec![b' '; MAX_BODY + 1])
+            .unwrap();
+        let r = run(&scheme, WINDOW, big);
+        assert_eq!(r.status(), 413);
+        assert_eq!(r.headers()["Access-Control-Allow-Origin"], page_origin());
     }
 }

@@ -2,8 +2,8 @@
 //!
 //! The stream API — tracks by id, init segments and chunk fragments — as one HTTP-shaped
 //! handler ([`StreamApi::handle`]) over a [`Catalog`] (the SQLite library and the `Engine`). The loopback server
-//! ([`server`], `sonance serve`) and the desktop app's custom URI scheme both translate their
-//! requests to [`Request`] and answer with its [`Response`]: one code path, two transports.
+//! ([`server`], `sonance serve`) and the desktop app's custom URI scheme both hand it the
+//! `http` crate's [`Request`] and send its [`Response`] as it is: one code path, two transports.
 //!
 //! Security: a request names a track only by its opaque id (looked up in the library, never
 //! turned into a path); the loopback server refuses requests whose `Host` or `Origin` is not
@@ -13,12 +13,14 @@
 pub mod api;
 pub mod catalog;
 mod library_api;
+pub mod message;
 pub mod player_api;
 #[cfg(feature = "server")]
 pub mod server;
 
-pub use api::{Access, Request, Response, StreamApi};
+pub use api::{Access, StreamApi};
 pub use catalog::{Catalog, Entry};
+pub use message::{Request, RequestExt, Response, ResponseExt};
 pub use player_api::PlayerHost;
 /// The library crate, for hosts that open one.
 pub use sonance_library as library;

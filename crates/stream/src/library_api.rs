@@ -21,6 +21,7 @@ use serde::Serialize;
 use sonance_library::{AlbumId, AlbumQuery, Sort, TrackId, TrackQuery, MAX_LIMIT};
 
 use crate::api::{Request, Response, StreamApi};
+use crate::message::{self as reply, is_read, RequestExt, ResponseExt};
 
 /// The most tracks `GET /api/tracks` returns without `limit`.
 const ALL_TRACKS_MAX: u64 = 200_000;
@@ -28,8 +29,8 @@ const ALL_TRACKS_MAX: u64 = 200_000;
 impl StreamApi {
     /// Answer a library route, or `None` when `segments` is not one.
     pub(crate) fn library_route(&self, req: &Request, segments: &[&str]) -> Option<Response> {
-        let get = req.method == "GET" || req.method == "HEAD";
-        let resp = match (req.method.as_str(), segments) {
+        let get = is_read(req);
+        let resp = match (req.method().as_str(), segments) {
             (_, ["api", "tracks"]) if get => self.list_tracks(req),
             (_, ["api", "albums"]) if get => self.list_albums(req),
             (_, ["api", "albums", id]) if get => self.album(id),
@@ -60,16 +61,16 @@ impl StreamApi {
             (_, ["api", "library", "scan"]) if get => self.scan_status(),
             ("POST", ["api", "library", "scan"]) => {
                 self.catalog.request_scan();
-                Response::json(202, &serde_json::json!({"started": true}))
+                reply::json(202, &serde_json::json!({"started": true}))
             }
             (_, ["api", "tracks" | "albums" | "artists" | "genres" | "covers", ..])
             | (_, ["api", "library", ..])
                 if segments.len() <= 4 && !is_stream_route(segments) =>
             {
-                Response::error(
+                reply::error(
                     405,
                     "bad_parameter",
-                    format!("{} is not supported on this route", req.method),
+                    format!("{} is not supported on this route", req.method()),
                 )
             }
             _ => return None,
@@ -92,11 +93,11 @@ impl StreamApi {
                 },
                 "limit" => match whole("limit", &v) {
                     Ok(n) => limit = Some(n.min(u64::from(MAX_LIMIT)) as u32),
-                    Err(r) => return r,
+                    Err(why) => return bad(why),
                 },
                 "offset" => match whole("offset", &v) {
                     Ok(n) => q.offset = n,
-                    Err(r) => return r,
+                    Err(why) => return bad(why),
                 },
                 "album" => match AlbumId::parse(&v) {
                     Some(id) => q.album_id = Some(id),
@@ -129,11 +130,11 @@ impl StreamApi {
                     Err(e) => return library_error(&e),
                 }
             };
-            return with_total(Response::json(200, &all), total);
+            return with_total(reply::json(200, &all), total);
         };
         q.limit = limit;
         match library.tracks(&q) {
-            Ok(page) => with_total(Response::json(200, &page.items), page.total),
+            Ok(page) => with_total(reply::json(200, &page.items), page.total),
             Err(e) => library_error(&e),
         }
     }
@@ -147,24 +148,24 @@ impl StreamApi {
                 "genre" => q.genre = Some(v),
                 "limit" => match whole("limit", &v) {
                     Ok(n) => q.limit = n.min(u64::from(MAX_LIMIT)) as u32,
-                    Err(r) => return r,
+                    Err(why) => return bad(why),
                 },
                 "offset" => match whole("offset", &v) {
                     Ok(n) => q.offset = n,
-                    Err(r) => return r,
+                    Err(why) => return bad(why),
                 },
                 _ => {}
             }
         }
         match self.catalog.library().albums(&q) {
-            Ok(page) => with_total(Response::json(200, &page.items), page.total),
+            Ok(page) => with_total(reply::json(200, &page.items), page.total),
             Err(e) => library_error(&e),
         }
     }
 
     fn album(&self, id: &str) -> Response {
         let Some(id) = AlbumId::parse(id) else {
-            return Response::error(404, "not_found", "there is no such album");
+            return reply::error(404, "not_found", "there is no such album");
         };
         match self.catalog.library().album(&id) {
             Ok(Some((album, tracks))) => {
@@ -175,16 +176,16 @@ impl StreamApi {
                         serde_json::to_value(&tracks).unwrap_or_default(),
                     );
                 }
-                Response::json(200, &json)
+                reply::json(200, &json)
             }
-            Ok(None) => Response::error(404, "not_found", "there is no such album"),
+            Ok(None) => reply::error(404, "not_found", "there is no such album"),
             Err(e) => library_error(&e),
         }
     }
 
     fn cover(&self, id: &str, req: &Request) -> Response {
         let Some(id) = TrackId::parse(id) else {
-            return Response::error(404, "not_found", "there is no such track");
+            return reply::error(404, "not_found", "there is no such track");
         };
         let size = match req.param("size") {
             None => 256,
@@ -195,14 +196,15 @@ impl StreamApi {
         };
         match self.catalog.library().cover(&id, size) {
             Ok(Some(cover)) => {
-                let mut r = Response::bytes(200, cover.mime, Arc::from(cover.bytes));
+                let mut r = reply::bytes(200, cover.mime, Arc::from(cover.bytes));
                 // Thumbnails change only with the file; let the page keep them a while.
-                r.headers.retain(|(k, _)| k != "Cache-Control");
-                r.headers
-                    .push(("Cache-Control".into(), "private, max-age=3600".into()));
+                r.headers_mut().insert(
+                    http::header::CACHE_CONTROL,
+                    http::HeaderValue::from_static("private, max-age=3600"),
+                );
                 r
             }
-            Ok(None) => Response::error(404, "not_found", "this track has no cover picture"),
+            Ok(None) => reply::error(404, "not_found", "this track has no cover picture"),
             Err(e) => library_error(&e),
         }
     }
@@ -214,7 +216,7 @@ impl StreamApi {
             self.access,
             crate::api::Access::App { .. } | crate::api::Access::AppLoopback { .. }
         ) {
-            return Response::error(
+            return reply::error(
                 403,
                 "forbidden",
                 "folders are added with `sonance serve FOLDER` or `sonance scan FOLDER`",
@@ -224,22 +226,22 @@ impl StreamApi {
         struct Body {
             path: std::path::PathBuf,
         }
-        let body: Body = match serde_json::from_slice(&req.body) {
+        let body: Body = match serde_json::from_slice(req.body()) {
             Ok(b) => b,
             Err(_) => return bad("the body must be JSON like {\"path\": \"/home/me/Music\"}"),
         };
         match self.catalog.add_folder(&body.path) {
-            Ok(folder) => Response::json(201, &folder),
+            Ok(folder) => reply::json(201, &folder),
             Err(e) => library_error(&e),
         }
     }
 
     fn remove_folder(&self, id: &str) -> Response {
         let Ok(id) = id.parse() else {
-            return Response::error(404, "not_found", "there is no such folder");
+            return reply::error(404, "not_found", "there is no such folder");
         };
         match self.catalog.remove_folder(id) {
-            Ok(()) => Response::bytes(204, "application/json", Arc::from([])),
+            Ok(()) => reply::bytes(204, "application/json", Arc::from([])),
             Err(e) => library_error(&e),
         }
     }
@@ -252,7 +254,7 @@ impl StreamApi {
             progress: Option<sonance_library::ScanProgress>,
         }
         let progress = self.catalog.library().scan_status();
-        Response::json(
+        reply::json(
             200,
             &Status {
                 running: progress.is_some(),
@@ -266,7 +268,7 @@ impl StreamApi {
         f: impl FnOnce(&sonance_library::Library) -> sonance_library::Result<T>,
     ) -> Response {
         match f(self.catalog.library()) {
-            Ok(v) => Response::json(200, &v),
+            Ok(v) => reply::json(200, &v),
             Err(e) => library_error(&e),
         }
     }
@@ -277,18 +279,18 @@ fn is_stream_route(segments: &[&str]) -> bool {
     matches!(segments, ["api", "tracks", _, ..])
 }
 
-/// A paging parameter: a whole number, or the 400 that says so.
-fn whole(name: &str, v: &str) -> Result<u64, Response> {
+/// A paging parameter: a whole number, or what is wrong with it.
+fn whole(name: &str, v: &str) -> Result<u64, String> {
     v.parse()
-        .map_err(|_| bad(format!("{name} must be a whole number, not '{v}'")))
+        .map_err(|_| format!("{name} must be a whole number, not '{v}'"))
 }
 
 fn bad(message: impl Into<String>) -> Response {
-    Response::error(400, "bad_parameter", message)
+    reply::error(400, "bad_parameter", message)
 }
 
 fn with_total(mut r: Response, total: u64) -> Response {
-    r.headers.push(("X-Total-Count".into(), total.to_string()));
+    r.add_header("X-Total-Count", &total.to_string());
     r
 }
 
@@ -305,5 +307,5 @@ fn library_error(e: &sonance_library::Error) -> Response {
     if status == 500 {
         log::error!("library: {e}");
     }
-    Response::error(status, kind, e.to_string())
+    reply::error(status, kind, e.to_string())
 }

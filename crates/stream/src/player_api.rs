@@ -25,6 +25,7 @@ use sonance_library::TrackId as LibraryId;
 use sonance_player::{Command, PlayerHandle, TrackId};
 
 use crate::api::{Progress, Request, Response, StreamApi};
+use crate::message::{self as reply, is_read, ResponseExt};
 
 /// Event streams open at once (each holds a thread while it waits).
 pub const MAX_EVENT_STREAMS: usize = 8;
@@ -91,22 +92,22 @@ impl StreamApi {
             return None;
         }
         let Some(host) = self.player.as_deref() else {
-            return Some(Response::error(
+            return Some(reply::error(
                 404,
                 "not_found",
                 "this server has no player core",
             ));
         };
-        let get = req.method == "GET" || req.method == "HEAD";
-        let resp = match (req.method.as_str(), segments) {
-            (_, ["api", "player"]) if get => Response::json(200, &host.handle.state()),
-            ("POST", ["api", "player"]) => match serde_json::from_slice::<Command>(&req.body) {
+        let get = is_read(req);
+        let resp = match (req.method().as_str(), segments) {
+            (_, ["api", "player"]) if get => reply::json(200, &host.handle.state()),
+            ("POST", ["api", "player"]) => match serde_json::from_slice::<Command>(req.body()) {
                 Ok(cmd) => send(host, cmd),
                 Err(e) => bad(format!("the body is not a player command: {e}")),
             },
             (_, ["api", "queue"]) if get => {
                 let s = host.handle.state();
-                Response::json(
+                reply::json(
                     200,
                     &serde_json::json!({
                         "tracks": s.tracks,
@@ -123,7 +124,7 @@ impl StreamApi {
                     #[serde(default)]
                     index: usize,
                 }
-                match serde_json::from_slice::<Body>(&req.body) {
+                match serde_json::from_slice::<Body>(req.body()) {
                     Ok(b) => send(
                         host,
                         Command::SetQueue {
@@ -148,7 +149,7 @@ impl StreamApi {
                     struct Body {
                         position_s: f64,
                     }
-                    match serde_json::from_slice::<Body>(&req.body) {
+                    match serde_json::from_slice::<Body>(req.body()) {
                         Ok(b) => send(
                             host,
                             Command::Seek {
@@ -158,7 +159,7 @@ impl StreamApi {
                         Err(_) => bad("the body must be {\"position_s\": seconds}"),
                     }
                 }
-                other => Response::error(
+                other => reply::error(
                     404,
                     "not_found",
                     format!("the player has no action '{other}'"),
@@ -166,16 +167,16 @@ impl StreamApi {
             },
             // An endless answer: only where pieces go out as they come (not as a whole body,
             // which would never end and hold a worker for good).
-            (_, ["api", "events"]) if get && !streams => Response::error(
+            (_, ["api", "events"]) if get && !streams => reply::error(
                 406,
                 "not_acceptable",
                 "the event stream needs a transport that streams (the loopback server)",
             ),
             (_, ["api", "events"]) if get => self.events(host, progress),
-            _ => Response::error(
+            _ => reply::error(
                 405,
                 "bad_parameter",
-                format!("{} is not supported on this route", req.method),
+                format!("{} is not supported on this route", req.method()),
             ),
         };
         Some(resp)
@@ -185,15 +186,15 @@ impl StreamApi {
     fn events(&self, host: &PlayerHost, progress: &mut Progress<'_>) -> Response {
         if host.streams.fetch_add(1, Ordering::SeqCst) >= MAX_EVENT_STREAMS {
             host.streams.fetch_sub(1, Ordering::SeqCst);
-            return Response::error(
+            return reply::error(
                 503,
                 "busy",
                 format!("at most {MAX_EVENT_STREAMS} pages can follow the player at once"),
             );
         }
         let _place = StreamPlace(&host.streams);
-        let mut head = Response::bytes(200, "text/event-stream", Arc::from([]));
-        head.headers.push(("X-Accel-Buffering".into(), "no".into()));
+        let mut head = reply::bytes(200, "text/event-stream", Arc::from([]));
+        head.add_header("X-Accel-Buffering", "no");
         let head = self.finish(head);
         // Subscribe before reading the state, so no event falls between the two.
         let events = host.handle.subscribe();
@@ -228,8 +229,8 @@ fn send(host: &PlayerHost, cmd: Command) -> Response {
         return bad(format!("'{}' is not a track id", bad_id.0));
     }
     match host.handle.send(cmd) {
-        Ok(()) => Response::json(202, &serde_json::json!({})),
-        Err(e) => Response::error(503, "internal", e.to_string()),
+        Ok(()) => reply::json(202, &serde_json::json!({})),
+        Err(e) => reply::error(503, "internal", e.to_string()),
     }
 }
 
@@ -247,5 +248,5 @@ fn ids_of(cmd: &Command) -> &[TrackId] {
 }
 
 fn bad(message: impl Into<String>) -> Response {
-    Response::error(400, "bad_parameter", message)
+    reply::error(400, "bad_parameter", message)
 }

@@ -44,6 +44,7 @@ use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::{mpsc, oneshot, watch, Notify, Semaphore};
 
 use crate::api::{Request, Response, StreamApi, MAX_BODY};
+use crate::message::{self, ResponseExt};
 
 /// Chunk requests answered at once. Each may render a chunk (which itself uses every core),
 /// so a few are enough to keep a prefetch, a seek and the page's own requests apart.
@@ -467,7 +468,7 @@ async fn respond(
             false
         };
         if !read {
-            let refusal = shared.api.finish(Response::error(
+            let refusal = shared.api.finish(message::error(
                 413,
                 "bad_parameter",
                 format!(
@@ -475,22 +476,20 @@ async fn respond(
                     MAX_BODY
                 ),
             ));
-            let mut resp = refusal.to_http(Out::whole(&refusal, busy));
+            let mut resp = whole(refusal, busy);
             resp.headers_mut()
                 .insert(CONNECTION, HeaderValue::from_static("close"));
             return Ok(resp);
         }
     }
-    let mut request = Request::from_http(&req);
-    request.body = body;
     // A body can go out while it is made only in HTTP/1.1's chunked encoding.
     let can_stream = req.method() == Method::GET && req.version() == Version::HTTP_11;
-    drop(req);
+    let request = Request::from_parts(req.into_parts().0, body);
     // Only chunk requests render; the rest answer from memory at once.
-    let permit = if request.path.contains("/chunks/") {
+    let permit = if request.uri().path().contains("/chunks/") {
         match Arc::clone(&shared.renders).acquire_owned().await {
             Ok(permit) => Some(permit),
-            Err(_) => return Ok(whole(&shared.api.finish(Response::internal_error()), busy)),
+            Err(_) => return Ok(whole(shared.api.finish(message::internal_error()), busy)),
         }
     } else {
         None
@@ -506,13 +505,13 @@ async fn respond(
     });
     match head_rx.await {
         // Pieces are on their way: the body follows them.
-        Ok(head) => Ok(head.to_http(Out::pieces(pieces_rx, busy))),
+        Ok(head) => Ok(head.map(|_| Out::pieces(pieces_rx, busy))),
         // The handler ended without a piece: the whole answer.
         Err(_) => match handler.await {
-            Ok(resp) => Ok(whole(&resp, busy)),
+            Ok(resp) => Ok(whole(resp, busy)),
             Err(e) => {
                 log::error!("a request handler failed: {e}");
-                Ok(whole(&shared.api.finish(Response::internal_error()), busy))
+                Ok(whole(shared.api.finish(message::internal_error()), busy))
             }
         },
     }
@@ -538,7 +537,7 @@ fn answer(
             return ControlFlow::Continue(());
         }
         if let Some(head) = head.take() {
-            if head.send(first.clone()).is_err() {
+            if head.send(message::head_of(first)).is_err() {
                 return ControlFlow::Break(()); // the client went away before the first piece
             }
             streaming = true;
@@ -562,18 +561,18 @@ fn answer(
     .unwrap_or_else(|_| {
         log::error!(
             "internal error while answering {} {}",
-            request.method,
-            api.loggable_path(&request.path)
+            request.method(),
+            api.loggable_path(request.uri().path())
         );
-        api.finish(Response::internal_error())
+        api.finish(message::internal_error())
     });
     log::debug!(
         "{} {} -> {}",
-        request.method,
-        api.loggable_path(&request.path),
-        resp.status
+        request.method(),
+        api.loggable_path(request.uri().path()),
+        resp.status()
     );
-    if streaming && resp.status != 200 {
+    if streaming && resp.status() != 200 {
         // The chunk failed (or was cancelled) half-way: end the body with an error, so hyper
         // cuts the connection instead of finishing it and the client sees the failure at once.
         let _ = pieces.blocking_send(Err(io::Error::other(format!(
@@ -584,8 +583,8 @@ fn answer(
     resp
 }
 
-fn whole(resp: &Response, busy: Counted) -> hyper::Response<Out> {
-    resp.to_http(Out::whole(resp, busy))
+fn whole(resp: Response, busy: Counted) -> hyper::Response<Out> {
+    resp.map(|body| Out::whole(body, busy))
 }
 
 /// A response body: all here (sent with its length), or pieces as they are made (sent in
@@ -602,8 +601,8 @@ enum OutKind {
 }
 
 impl Out {
-    fn whole(resp: &Response, busy: Counted) -> Self {
-        let body = (!resp.body.is_empty()).then(|| Bytes::from_owner(Arc::clone(&resp.body)));
+    fn whole(body: Arc<[u8]>, busy: Counted) -> Self {
+        let body = (!body.is_empty()).then(|| Bytes::from_owner(body));
         Out {
             kind: OutKind::Whole(body),
             _busy: busy,

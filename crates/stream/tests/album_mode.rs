@@ -10,7 +10,7 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
-use sonance_stream::{Access, Request, StreamApi};
+use sonance_stream::{message, Access, StreamApi};
 
 /// A 4 s tone at `amplitude`, FLAC, tagged with `album` (none when empty).
 fn tone(path: &Path, amplitude: f64, album: &str, track: u32) {
@@ -37,8 +37,8 @@ fn tone(path: &Path, amplitude: f64, album: &str, track: u32) {
 }
 
 fn get(api: &StreamApi, target: &str) -> (u16, Vec<u8>) {
-    let r = api.handle(&Request::get(target));
-    (r.status, r.body.to_vec())
+    let r = api.handle(&message::get(target));
+    (r.status().as_u16(), r.body().to_vec())
 }
 
 #[test]

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sonance_player::{ActorConfig, Player, PlayerHandle};
-use sonance_stream::{Access, PlayerHost, Request, StreamApi};
+use sonance_stream::{message, Access, PlayerHost, ResponseExt, StreamApi};
 
 fn api(name: &str, with_player: bool) -> (Arc<StreamApi>, std::path::PathBuf) {
     let dir =
@@ -47,9 +47,9 @@ fn a_queue_put_from_outside_reaches_a_page_following_the_events() {
         let api = Arc::clone(&api);
         std::thread::spawn(move || {
             let mut pieces = 0;
-            api.handle_progressive(&Request::get("/api/events"), &mut |head, piece| {
-                assert_eq!(head.status, 200);
-                assert_eq!(head.content_type, "text/event-stream");
+            api.handle_progressive(&message::get("/api/events"), &mut |head, piece| {
+                assert_eq!(head.status(), 200);
+                assert_eq!(head.headers()["content-type"], "text/event-stream");
                 pieces += 1;
                 let _ = tx.send(String::from_utf8_lossy(piece).into_owned());
                 if pieces < 4 {
@@ -65,15 +65,15 @@ fn a_queue_put_from_outside_reaches_a_page_following_the_events() {
 
     // `curl -X PUT /api/queue` …
     let body = format!(r#"{{"tracks": ["{A}", "{B}"], "index": 1}}"#);
-    let r = api.handle(&Request::with_json("PUT", "/api/queue", &body));
-    assert_eq!(r.status, 202, "{}", r.text());
+    let r = api.handle(&message::with_json("PUT", "/api/queue", &body));
+    assert_eq!(r.status(), 202, "{}", r.text());
     // … then Play through the generic command route.
-    let r = api.handle(&Request::with_json(
+    let r = api.handle(&message::with_json(
         "POST",
         "/api/player",
         r#"{"type": "play"}"#,
     ));
-    assert_eq!(r.status, 202, "{}", r.text());
+    assert_eq!(r.status(), 202, "{}", r.text());
 
     let mut seen = String::new();
     while let Ok(p) = rx.recv_timeout(Duration::from_secs(5)) {
@@ -87,8 +87,8 @@ fn a_queue_put_from_outside_reaches_a_page_following_the_events() {
     );
     assert!(seen.contains(r#""status":"playing""#), "{seen}");
 
-    let q = api.handle(&Request::get("/api/queue"));
-    let q: serde_json::Value = serde_json::from_slice(&q.body).unwrap();
+    let q = api.handle(&message::get("/api/queue"));
+    let q: serde_json::Value = serde_json::from_slice(q.body()).unwrap();
     assert_eq!(q["tracks"], serde_json::json!([A, B]));
     assert_eq!(q["index"], 1);
     let _ = std::fs::remove_dir_all(dir);
@@ -113,18 +113,18 @@ fn commands_are_checked_before_they_reach_the_player() {
         ("POST", "/api/player/seek", r#"{"position": 3}"#),
         ("PUT", "/api/queue", r#"{"index": 0}"#),
     ] {
-        let r = api.handle(&Request::with_json(method, path, body));
-        assert_eq!(r.status, 400, "{method} {path} {body}: {}", r.text());
-        let e: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+        let r = api.handle(&message::with_json(method, path, body));
+        assert_eq!(r.status(), 400, "{method} {path} {body}: {}", r.text());
+        let e: serde_json::Value = serde_json::from_slice(r.body()).unwrap();
         assert_eq!(e["kind"], "bad_parameter");
     }
-    let r = api.handle(&Request::with_json("POST", "/api/player/dance", "{}"));
-    assert_eq!(r.status, 404);
-    let r = api.handle(&Request::with_json("DELETE", "/api/queue", ""));
-    assert_eq!(r.status, 405);
+    let r = api.handle(&message::with_json("POST", "/api/player/dance", "{}"));
+    assert_eq!(r.status(), 404);
+    let r = api.handle(&message::with_json("DELETE", "/api/queue", ""));
+    assert_eq!(r.status(), 405);
     // Nothing reached the queue.
     let s: serde_json::Value =
-        serde_json::from_slice(&api.handle(&Request::get("/api/player")).body).unwrap();
+        serde_json::from_slice(api.handle(&message::get("/api/player")).body()).unwrap();
     assert_eq!(s["tracks"], serde_json::json!([]));
     let _ = std::fs::remove_dir_all(dir);
 }
@@ -134,12 +134,12 @@ fn the_queue_survives_a_restart() {
     let (api, dir) = api("restart", true);
     let body = format!(r#"{{"type": "play_now", "tracks": ["{A}", "{B}"], "index": 0}}"#);
     assert_eq!(
-        api.handle(&Request::with_json("POST", "/api/player", &body))
-            .status,
+        api.handle(&message::with_json("POST", "/api/player", &body))
+            .status(),
         202
     );
-    let r = api.handle(&Request::with_json("POST", "/api/player/next", ""));
-    assert_eq!(r.status, 202);
+    let r = api.handle(&message::with_json("POST", "/api/player/next", ""));
+    assert_eq!(r.status(), 202);
     // Queue changes are saved at once; give the player thread a moment to handle them.
     let state_path = dir.join("player.json");
     let mut saved = None;
@@ -167,18 +167,22 @@ fn the_event_stream_is_refused_where_answers_are_whole() {
     let (api, dir) = api("whole", true);
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
-        let _ = tx.send(api.handle(&Request::get("/api/events?q=t")).status);
+        let _ = tx.send(api.handle(&message::get("/api/events?q=t")).status());
     });
     let status = rx.recv_timeout(Duration::from_secs(5));
-    assert_eq!(status, Ok(406), "answered at once, and refused");
+    assert_eq!(
+        status.map(|s| s.as_u16()),
+        Ok(406),
+        "answered at once, and refused"
+    );
     let _ = std::fs::remove_dir_all(dir);
 }
 
 #[test]
 fn without_a_player_core_the_routes_say_so() {
     let (api, dir) = api("none", false);
-    let r = api.handle(&Request::get("/api/player"));
-    assert_eq!(r.status, 404);
+    let r = api.handle(&message::get("/api/player"));
+    assert_eq!(r.status(), 404);
     assert!(r.text().contains("no player core"), "{}", r.text());
     let _ = std::fs::remove_dir_all(dir);
 }
@@ -186,13 +190,13 @@ fn without_a_player_core_the_routes_say_so() {
 #[test]
 fn a_served_page_cannot_name_folders_to_scan() {
     let (api, dir) = api("folders", false);
-    let r = api.handle(&Request::with_json(
+    let r = api.handle(&message::with_json(
         "POST",
         "/api/library/folders",
         r#"{"path": "/etc"}"#,
     ));
-    assert_eq!(r.status, 403, "{}", r.text());
-    let folders = api.handle(&Request::get("/api/library/folders"));
+    assert_eq!(r.status(), 403, "{}", r.text());
+    let folders = api.handle(&message::get("/api/library/folders"));
     assert_eq!(folders.text(), "[]");
     let _ = std::fs::remove_dir_all(dir);
 }
