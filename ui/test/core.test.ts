@@ -16,6 +16,7 @@ import {
   seekCommand,
   toggleCommand,
   TrackFollower,
+  EXPECT_MS,
   unit,
   type Command,
   type Event,
@@ -157,6 +158,24 @@ describe('the echo guard', () => {
     expect(f.trackChanged('a')).toBe('load');
     expect(f.trackChanged('b')).toBe('load');
     expect(f.trackChanged(null)).toBe('stop');
+  });
+  it('an event sent before the core heard of a click does not load another track first', () => {
+    let now = 0;
+    const f = new TrackFollower(() => now);
+    expect(f.trackChanged('a')).toBe('load');
+    f.optimistic('b');
+    // The end of 'a' (or another page's click) was on its way before the click reached the core.
+    expect(f.trackChanged('c')).toBe('skip');
+    expect(f.trackChanged(null)).toBe('skip');
+    expect(f.loaded).toBe('b');
+    expect(f.trackChanged('b')).toBe('skip');
+    // After the click's answer, events about other tracks are followed again.
+    expect(f.trackChanged('c')).toBe('load');
+    // A click the core never answers stops holding the page after EXPECT_MS.
+    f.optimistic('d');
+    now += EXPECT_MS + 1;
+    expect(f.trackChanged('e')).toBe('load');
+    expect(f.expecting).toBe(null);
   });
   it('a state on (re)connect loads only a different track', () => {
     const f = new TrackFollower();

@@ -195,11 +195,19 @@ export function moveCommand(from: number, before: number, length: number): Comma
  * Guards against loading a track twice: a track the page starts at once (a click,
  * optimistic) is not loaded again when the core's `track_changed` for it comes back.
  */
+/** How long a click waits for the core's `track_changed` before events about other tracks
+ *  are followed again (the core answers in milliseconds; this only covers a lost command). */
+export const EXPECT_MS = 5000;
+
 export class TrackFollower {
   /** The id the output was last told to load (null: nothing). */
   loaded: string | null = null;
-  /** A track loaded ahead of the core's answer. */
+  /** A track loaded ahead of the core's answer, and when. */
   private expected: string | null = null;
+  private expectedAt = 0;
+
+  /** `now()`: a clock in ms (injected by the tests). */
+  constructor(private readonly now: () => number = () => Date.now()) {}
 
   /** A track started by the page whose `track_changed` has not come back. */
   get expecting(): string | null {
@@ -215,11 +223,19 @@ export class TrackFollower {
   optimistic(id: string): void {
     this.loaded = id;
     this.expected = id;
+    this.expectedAt = this.now();
   }
 
-  /** The core's `track_changed`: `load` it, `skip` (the page already did), or `stop`. */
+  /** The core's `track_changed`: `load` it, `skip` (the page already did, or the event is
+   *  older than the page's click), or `stop`. */
   trackChanged(id: string | null): 'load' | 'skip' | 'stop' {
     const expected = this.expected;
+    // The core handles commands in order, so while the page's click is on its way an event
+    // about another track was sent before the core heard of it (another page's click, the
+    // end of the previous track): acting on it would load that track and then the clicked one
+    // again. The click's own `track_changed` follows. A click the core never answered (its
+    // command lost) stops being waited for after EXPECT_MS.
+    if (expected !== null && id !== expected && this.now() - this.expectedAt < EXPECT_MS) return 'skip';
     this.expected = null;
     if (id === null) {
       this.loaded = null;
