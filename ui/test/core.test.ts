@@ -346,6 +346,17 @@ describe('the page as the core output', () => {
     f.stop();
   });
 
+  it('with resume (the desktop app) a page that opens while the core plays goes on playing', async () => {
+    const core = new FakeCore(state({ tracks: ['a', 'b'], index: 1, status: 'playing', position_s: 4 }));
+    const p = new FakePlayer();
+    const f = new CoreFollower(core, p, { resume: true });
+    f.start();
+    await settle();
+    expect(p.calls).toEqual(['load b play @4']);
+    expect(core.sent).not.toContainEqual({ type: 'pause' });
+    f.stop();
+  });
+
   it('a restored paused state loads without playing, at its position', async () => {
     const core = new FakeCore(state({ tracks: ['a'], index: 0, status: 'paused', position_s: 33 }));
     const p = new FakePlayer();

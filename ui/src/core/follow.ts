@@ -48,6 +48,7 @@ export class CoreFollower {
   constructor(
     readonly core: Core,
     readonly player: OutputPlayer,
+    private readonly opts: { resume?: boolean } = {},
   ) {
     core.addEventListener('event', (e) => this.onEvent((e as CustomEvent<Event>).detail));
     core.addEventListener('state', (e) => this.onState((e as CustomEvent<PlayerState>).detail));
@@ -87,10 +88,13 @@ export class CoreFollower {
     void this.core.send({ type: 'seek', position_s: t });
   }
 
-  /** Follow the core's current state now (after connecting) and report the position every second. */
+  /**
+   * Follow the core's current state now (after connecting) and report the position every
+   * second. With `resume` (the desktop app) a playing core goes on playing here.
+   */
   start(): void {
     const s = this.core.state();
-    if (s.status === 'playing' && currentTrack(s) !== null) {
+    if (s.status === 'playing' && currentTrack(s) !== null && !this.opts.resume) {
       this.holdPaused = true;
       void this.core.send({ type: 'pause' });
     }
