@@ -147,38 +147,15 @@ pub async fn add_folder(
     Ok(Some(path.display().to_string()))
 }
 
-/// What the page asks of the native output (when it is the active path).
+/// What the page asks of the native output (when it is the active path): its state, to
+/// show. (The output follows the player core: `native/follow.rs`.)
 #[derive(Debug, Clone, Deserialize)]
 #[serde(tag = "action", rename_all = "camelCase")]
 pub enum NativeRequest {
-    #[serde(rename_all = "camelCase")]
-    Load {
-        track_id: String,
-        #[serde(default)]
-        position_s: f64,
-        #[serde(default)]
-        autoplay: bool,
-        preset: String,
-        intensity: f64,
-    },
-    Play,
-    Pause,
-    Toggle,
-    #[serde(rename_all = "camelCase")]
-    Seek {
-        position_s: f64,
-    },
-    Volume {
-        value: f64,
-    },
-    Enhance {
-        preset: String,
-        intensity: f64,
-    },
     State,
 }
 
-/// Drive the native output; answers with its state.
+/// The native output's state (it starts on the first request).
 #[tauri::command]
 pub fn native(
     app: AppHandle,

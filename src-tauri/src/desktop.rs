@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use sonance_engine::Engine;
 use sonance_player::{Command, PlayerHandle, Status};
-use sonance_stream::{Catalog, TrackId};
+use sonance_stream::Catalog;
 use tauri::{AppHandle, Manager};
 
 use crate::app::core_id;
@@ -33,7 +33,7 @@ pub struct Desktop {
     settings: settings::Store,
     media: OnceLock<MediaSession>,
     _keys: OnceLock<MediaKeys>,
-    native: OnceLock<Result<NativeOutput, String>>,
+    native: OnceLock<Result<Arc<NativeOutput>, String>>,
     last: Mutex<UiState>,
     window_size: Mutex<Option<WindowSize>>,
     started_at: Instant,
@@ -70,77 +70,44 @@ impl Desktop {
         let _ = self._keys.set(MediaKeys::start(command_sink(app)));
     }
 
-    /// The native output, opened on first use, with its OS media session (the web view's own
-    /// session covers the other path: see `media_session.rs`).
+    /// The native output, opened on first use (the page's first `native` request, as it
+    /// starts on the native path), with its OS media session (the web view's own session
+    /// covers the other path: see `media_session.rs`) and its follower of the core
+    /// (`native/follow.rs`), which drives it from then on.
     fn native(&self, app: &AppHandle) -> Result<&NativeOutput, CommandError> {
         self.native
             .get_or_init(|| {
-                let out =
-                    NativeOutput::start(Arc::clone(&self.engine)).map_err(|e| e.to_string())?;
+                let out = Arc::new(
+                    NativeOutput::start(Arc::clone(&self.engine)).map_err(|e| e.to_string())?,
+                );
+                crate::native::follow::spawn(
+                    Arc::clone(&out),
+                    self.player.clone(),
+                    Arc::clone(&self.library),
+                )
+                .map_err(|e| e.to_string())?;
                 let _ = self
                     .media
                     .set(MediaSession::start(main_hwnd(app), command_sink(app)));
                 Ok(out)
             })
             .as_ref()
+            .map(|o| o.as_ref())
             .map_err(|e| CommandError {
                 kind: "native_output",
                 message: format!("The native audio output cannot start: {e}"),
             })
     }
 
-    /// Carry out a request of the page to the native output.
+    /// Carry out a request of the page to the native output. The page only asks for its
+    /// state: what plays, where and how is the core's, which the follower carries out.
     pub fn native_request(
         &self,
         app: &AppHandle,
         req: NativeRequest,
     ) -> Result<NativeState, CommandError> {
         let out = self.native(app)?;
-        // The page's choice: a preset, or `original-matched:CHOSEN` while A/B is on.
-        let enhancement = |preset: &str, intensity: f64| {
-            sonance_engine::Enhancement::from_choice(preset, intensity as f32).map_err(|e| {
-                CommandError {
-                    kind: "bad_parameter",
-                    message: e.to_string(),
-                }
-            })
-        };
         match req {
-            NativeRequest::Load {
-                track_id,
-                position_s,
-                autoplay,
-                preset,
-                intensity,
-            } => {
-                let entry = TrackId::parse(&track_id)
-                    .and_then(|id| self.library.get(&id))
-                    .ok_or_else(|| CommandError {
-                        kind: "not_found",
-                        message: "There is no such track.".into(),
-                    })?;
-                let track = entry.track.map_err(|e| CommandError {
-                    kind: "undecodable",
-                    message: e.to_string(),
-                })?;
-                out.load(
-                    &track_id,
-                    track,
-                    enhancement(&preset, intensity)?,
-                    position_s,
-                    autoplay,
-                );
-            }
-            NativeRequest::Play => out.play(),
-            NativeRequest::Pause => out.pause(),
-            NativeRequest::Toggle => out.toggle(),
-            NativeRequest::Seek { position_s } => out.seek(position_s),
-            NativeRequest::Volume { value } => {
-                out.set_volume(if value.is_finite() { value } else { 1.0 })
-            }
-            NativeRequest::Enhance { preset, intensity } => {
-                out.set_enhancement(enhancement(&preset, intensity)?)
-            }
             NativeRequest::State => {}
         }
         Ok(out.state())

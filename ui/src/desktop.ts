@@ -10,8 +10,8 @@
  *   the OS media session (the queue never travels this way: it is the core's);
  * - the shell's notices (`window.__sonanceDesktop.command`): new tracks in the library, a
  *   message for the alert;
- * - the native output path (cpal): it stands in for the MSE player's methods, so the core's
- *   follower drives it like the element;
+ * - the native output path (cpal), which follows the core in Rust: the page shows its state
+ *   (it stands in for the MSE player's methods, loading nothing itself);
  * - the Open files… and Add folder… buttons and Ctrl+O (system dialogs).
  *
  * The boot script (src-tauri/src/desktop.js) runs before the page's scripts and decides what
@@ -79,6 +79,11 @@ const NATIVE_POLL_MS = 250;
 /** Whether the page runs in the desktop app. */
 export function inDesktop(): boolean {
   return typeof window !== 'undefined' && !!window.__TAURI_INTERNALS__ && typeof window.__TAURI_INTERNALS__.invoke === 'function';
+}
+
+/** Whether the boot script chose the native output (the page's element stays silent). */
+export function nativeOutput(): boolean {
+  return typeof window !== 'undefined' && !!window.__SONANCE_BOOT__?.nativeReason;
 }
 
 function invoke<T>(cmd: string, args?: Record<string, unknown>): Promise<T> {
@@ -175,34 +180,30 @@ export function startDesktop(page: DesktopPage): void {
     }
   }
 
-  // ---- the native output path: it stands in for the MSE player's methods (load, play,
-  // pause, seek, preset), so the core's follower drives it as it drives the element, and
-  // reports position, end and failure back through the player's events.
+  // ---- the native output path: the output follows the core in Rust (src-tauri/src/native/
+  // follow.rs: it loads, plays, pauses, seeks and switches presets as the core says, and
+  // reports the position and the end of each track). The page only shows what plays: it
+  // stands in for the MSE player's methods, so the core's follower here takes the native
+  // output's position and state for the element's, and loads nothing itself.
   function useNative(reason: string): void {
-    // Nothing plays in the page: no second A/B deck either (A/B switches the native output).
+    // Nothing plays in the page: no second A/B deck either.
     page.ab.disable();
     page.keySwitch.disable();
     let st: NativeState = { trackId: null, positionS: 0, durationS: 0, playing: false, ended: false, device: '', audible: false, underruns: 0 };
-    let endedSeen = false;
     const changed = () => player.dispatchEvent(new Event('change'));
-    const call = (action: string, extra?: Record<string, unknown>): Promise<NativeState> =>
-      invoke<NativeState>('native', { request: { action, ...extra } }).then(
+    const call = (): Promise<NativeState> =>
+      invoke<NativeState>('native', { request: { action: 'state' } }).then(
         (s) => {
           const was = st;
           st = s;
           if (was.playing !== s.playing || was.trackId !== s.trackId) changed();
           player.dispatchEvent(new Event('time'));
-          if (s.ended && !endedSeen) {
-            endedSeen = true;
-            player.dispatchEvent(new Event('ended'));
-          }
-          if (!s.ended) endedSeen = false;
           return s;
         },
         (e: unknown) => {
           const msg = messageOf(e);
           alertText(msg);
-          log('native', action, 'failed:', msg);
+          log('native state failed:', msg);
           return st;
         },
       );
@@ -210,47 +211,33 @@ export function startDesktop(page: DesktopPage): void {
     const state0 = player.state.bind(player);
     Object.defineProperty(player, 'currentTime', { get: () => st.positionS, configurable: true });
     Object.defineProperty(page.audio, 'paused', { get: () => !st.playing, configurable: true });
-    p.load = async (id, opts = {}) => {
+    // What the core's follower asks of "the player": the track's detail for the page; the
+    // sound is the Rust follower's.
+    p.load = async (id) => {
       try {
         player.track = await page.bridge.track(id);
       } catch (e) {
         alertText(messageOf(e));
-        player.dispatchEvent(new CustomEvent('failure', { detail: messageOf(e) }));
         return;
       }
       changed();
-      await call('load', { trackId: String(id), positionS: Number(opts.position) || 0, autoplay: !!opts.autoplay, preset: player.preset, intensity: Number(player.intensity) });
     };
-    p.play = async () => {
-      await call('play');
-    };
-    p.pause = () => void call('pause');
-    p.toggle = () => void call('toggle');
-    p.seek = (t: number) => {
-      if (player.track) void call('seek', { positionS: Math.max(0, Number(t) || 0) });
-    };
+    p.play = async () => {};
+    p.pause = () => {};
+    p.toggle = () => {};
+    p.seek = () => {};
     p.setPreset = (preset: string, intensity = player.intensity) => {
       player.preset = preset;
       player.intensity = Math.max(0, Math.min(1, Number(intensity)));
-      if (player.track) void call('enhance', { preset: player.preset, intensity: player.intensity });
       changed();
     };
     p.setIntensity = (x: number) => p.setPreset(player.preset, x);
-    // No gapless chain on this path yet: each track is loaded when the core says.
     p.setUpcoming = () => {};
     p.bufferedRanges = () => [];
     p.processedRanges = () => [];
     p.state = () => Object.assign(state0(), { currentTime: st.positionS, paused: !st.playing, trackId: st.trackId, output: 'native', native: st });
-    const vol = byId('volume') as HTMLInputElement | null;
-    const sendVolume = () => void call('volume', { value: Number(vol?.value ?? 100) / 100 });
-    if (vol) {
-      vol.addEventListener('input', sendVolume);
-      sendVolume();
-    }
-    setInterval(() => {
-      if (st.trackId !== null) void call('state');
-    }, NATIVE_POLL_MS);
-    native = { state: () => call('state'), reason };
+    setInterval(() => void call(), NATIVE_POLL_MS);
+    native = { state: call, reason };
     log('native output:', reason);
   }
 

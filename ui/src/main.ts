@@ -18,7 +18,7 @@ import { CoreFollower } from './core/follow';
 import { currentTrack, keyAction, MAX_TRACKS, nextRepeat, playNowCommand, repeatLabel, seekCommand, unit, type Command, type Event as CoreEvent, type PlayerState as CoreState } from './core/model';
 import { QueuePanel, type TrackLabel } from './ui/queuePanel';
 import { showMenu } from './ui/trackMenu';
-import { inDesktop, startDesktop } from './desktop';
+import { inDesktop, nativeOutput, startDesktop } from './desktop';
 
 declare global {
   interface Window {
@@ -655,7 +655,8 @@ function start(): void {
     // In the desktop app the core's "playing" is carried on (files opened with the app play
     // at once, and the app may start sound without a click); a browser tab opening on a
     // playing core waits for a click.
-    const f = new CoreFollower(c, player, { resume: desktop });
+    // On the desktop's native output the output reports to the core itself (in Rust).
+    const f = new CoreFollower(c, player, { resume: desktop, reports: !(desktop && nativeOutput()) });
     follower = f;
     c.addEventListener('event', (ev) => onCoreEvent((ev as CustomEvent<CoreEvent>).detail));
     c.addEventListener('state', (ev) => {

@@ -396,6 +396,29 @@ describe('the page as the core output', () => {
     }
   });
 
+  it('with reports off (the desktop\'s native output reports itself) it follows but tells the core nothing', async () => {
+    vi.useFakeTimers();
+    try {
+      const core = new FakeCore(state({ tracks: ['a', 'b'], index: 0, status: 'paused' }));
+      const p = new FakePlayer();
+      const f = new CoreFollower(core, p, { reports: false });
+      f.start();
+      await vi.advanceTimersByTimeAsync(0);
+      expect(p.calls).toEqual(['load a paused @0']);
+      core.emit({ type: 'status_changed', status: 'playing' });
+      expect(p.calls.at(-1)).toBe('play');
+      p.currentTime = 5.5;
+      await vi.advanceTimersByTimeAsync(3000);
+      p.dispatchEvent(new Event('ended'));
+      p.dispatchEvent(new CustomEvent('failure', { detail: 'Bad file.' }));
+      p.pause();
+      expect(core.sent).toEqual([]);
+      f.stop();
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
   it('does not report positions for a track the core does not play', async () => {
     vi.useFakeTimers();
     try {
