@@ -90,7 +90,7 @@ test('MPRIS Next / Previous / PlayPause reach the core and the page follows; the
     }, { what: 'Next again to play the third file' });
 
     // Seek (as the page's seek bar does), then PlayPause pauses: in the core and on the page.
-    await app.exec(() => window.__sonance.core.send({ type: 'seek', position_s: 7 }));
+    await app.execAsync(() => window.__sonance.core.send({ type: 'seek', position_s: 7 }));
     await until(async () => (await page(app)).time > 7, { what: 'the seek to be heard' });
     await player.call('PlayPause');
     await until(async () => (await coreState(app)).status === 'paused', { what: 'MPRIS PlayPause to pause the core' });
