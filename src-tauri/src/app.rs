@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use sonance_engine::Engine;
-use sonance_player::{ActorConfig, Command, PlayerHandle, TrackId as CoreId};
+use sonance_player::{ActorConfig, Command, PlayerHandle, TrackId as CoreId, MAX_TRACKS};
 use sonance_stream::{Catalog, PlayerHost, StreamApi, TrackId};
 use tauri::{
     AppHandle, Manager, RunEvent, WebviewUrl, WebviewWindow, WebviewWindowBuilder, WindowEvent,
@@ -294,7 +294,9 @@ fn start_commands(library: &Catalog, opening: &Opening) -> Vec<Command> {
         let first = ids
             .iter()
             .position(|id| library.get(id).is_some_and(|e| e.track.is_ok()));
-        (ids.iter().map(core_id).collect(), first)
+        // The core takes at most MAX_TRACKS (a longer list would be refused whole).
+        let first = first.filter(|&i| i < MAX_TRACKS);
+        (ids.iter().take(MAX_TRACKS).map(core_id).collect(), first)
     };
     match opening {
         Opening::Play(files) => match queue(files) {

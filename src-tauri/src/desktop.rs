@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
 use sonance_engine::Engine;
-use sonance_player::{Command, PlayerHandle, Status};
+use sonance_player::{Command, PlayerHandle, Status, MAX_TRACKS};
 use sonance_stream::Catalog;
 use tauri::{AppHandle, Manager};
 
@@ -190,12 +190,20 @@ impl Desktop {
         // Playable ones first: the first of them is what plays.
         let mut queued: Vec<_> = entries.iter().collect();
         queued.sort_by_key(|e| e.track.is_err());
-        let tracks: Vec<_> = queued.iter().map(|e| core_id(&e.id)).collect();
         let any_playable = queued.first().is_some_and(|e| e.track.is_ok());
+        // Nothing current and something to play: the files replace the queue.
+        let replace = any_playable && state.index.is_none() && (play || idle);
+        // The core takes at most MAX_TRACKS: more would be refused whole.
+        let room = if replace {
+            MAX_TRACKS
+        } else {
+            MAX_TRACKS.saturating_sub(state.tracks.len())
+        };
+        let tracks: Vec<_> = queued.iter().take(room).map(|e| core_id(&e.id)).collect();
         let cmds = if tracks.is_empty() {
             Vec::new()
         } else if any_playable && (play || idle) {
-            if state.index.is_none() {
+            if replace {
                 vec![Command::PlayNow { tracks, index: 0 }]
             } else {
                 vec![Command::PlayNext { tracks }, Command::Next, Command::Play]
