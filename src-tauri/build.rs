@@ -7,11 +7,9 @@ fn main() {
         .capabilities_path_pattern("../capabilities/**/*")
         .app_manifest(tauri_build::AppManifest::new().commands(&[
             "report",
-            "startup",
             "open_files",
             "add_folder",
             "native",
-            "media",
         ]));
     if let Err(e) = tauri_build::try_build(attributes) {
         // Print the whole chain: tauri-build's messages name the file and field at fault.

@@ -1,23 +1,24 @@
-//! Assembling the app: the engine and library behind the loopback server and the `sonance`
-//! scheme, the main window with the desktop adapter (`desktop.js`), the start track, window
-//! events, signals, and the shared [`Desktop`] state (`desktop.rs`).
+//! Assembling the app: the engine, the library and the player core (the same
+//! [`PlayerHandle`] `sonance serve` hosts, persisted beside the library) behind the loopback
+//! server and the `sonance` scheme, the main window with its boot script (`desktop.js`), what
+//! to open first (as commands to the core), window events, signals, and the shared [`Desktop`]
+//! state (`desktop.rs`).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
 use sonance_engine::Engine;
-use sonance_stream::{Catalog, StreamApi};
+use sonance_player::{ActorConfig, Command, PlayerHandle, TrackId as CoreId, MAX_TRACKS};
+use sonance_stream::{Catalog, PlayerHost, StreamApi, TrackId};
 use tauri::{
     AppHandle, Manager, RunEvent, WebviewUrl, WebviewWindow, WebviewWindowBuilder, WindowEvent,
 };
 
 use crate::cli::Args;
-use crate::commands::Start;
 use crate::desktop::{Desktop, MAIN};
 use crate::loopback::{Loopback, Transport};
 use crate::media_session::MediaCommand;
-use crate::queue::Queue;
 use crate::scheme::{self, Scheme};
 use crate::settings::{self, Settings, WindowSize};
 
@@ -26,7 +27,7 @@ const DEFAULT_SIZE: WindowSize = WindowSize {
     height: 640.0,
 };
 
-/// The desktop adapter injected into the page (see the file's header).
+/// The boot script injected into the page before its own scripts (see the file's header).
 const DESKTOP_JS: &str = include_str!("desktop.js");
 
 /// Build and run the app until its window closes.
@@ -43,14 +44,24 @@ pub fn run(
     if let Err(e) = library.start_background() {
         log::warn!("the library's folders are not scanned or watched: {e}");
     }
+    let core = start_core(&library)?;
+    // Both transports host the same core: over the loopback server the page follows its
+    // event stream; over the scheme (no streaming) it polls `GET /api/player`.
+    let host = Arc::new(PlayerHost::new(
+        core.handle.clone(),
+        Arc::clone(library.library()),
+    ));
     let scheme = Scheme::start()?;
-    scheme.set_api(Arc::new(StreamApi::new(
-        Arc::clone(&library),
-        scheme::access(),
-    )));
+    scheme.set_api(Arc::new(
+        StreamApi::new(Arc::clone(&library), scheme::access()).with_player(Arc::clone(&host)),
+    ));
     // The page's transport: the loopback server (chunks stream), else the scheme.
     let loopback = match args.transport.unwrap_or_else(Transport::platform_default) {
-        Transport::Loopback => match Loopback::start(Arc::clone(&library), scheme::page_origin()) {
+        Transport::Loopback => match Loopback::start(
+            Arc::clone(&library),
+            Arc::clone(&host),
+            scheme::page_origin(),
+        ) {
             Ok(server) => Some(server),
             Err(e) => {
                 log::warn!("{e:#}; the page uses the sonance: scheme (whole chunks)");
@@ -85,14 +96,12 @@ pub fn run(
         )
         .invoke_handler(tauri::generate_handler![
             crate::commands::report,
-            crate::commands::startup,
             crate::commands::open_files,
             crate::commands::add_folder,
             crate::commands::native,
-            crate::commands::media,
         ])
         .setup(move |app| {
-            setup(app, args, engine, library, api_base, started_at)?;
+            setup(app, args, engine, library, core, api_base, started_at)?;
             Ok(())
         })
         .on_window_event(|window, event| {
@@ -157,11 +166,48 @@ fn quit_on_signals(app: &AppHandle) {
     let _ = app;
 }
 
+/// The player core, restored from `player.json` beside the library's database (what
+/// `sonance serve` uses too, so both see the same queue when they share a library).
+struct CoreStart {
+    handle: PlayerHandle,
+    /// No saved state was found: this is the first run with the core (settings.json's last
+    /// track and sound settings are taken over once).
+    fresh: bool,
+}
+
+fn start_core(library: &Catalog) -> anyhow::Result<CoreStart> {
+    let state_path = library.library().db_path().with_file_name("player.json");
+    let fresh = !state_path.exists();
+    let (player, damaged) = sonance_player::restore_or_fresh(&state_path, seed());
+    if let Some(e) = damaged {
+        log::warn!("{e}; starting with an empty queue");
+    }
+    log::info!("player state: {}", state_path.display());
+    let handle = PlayerHandle::spawn(
+        player,
+        ActorConfig {
+            state_path: Some(state_path),
+            ..ActorConfig::default()
+        },
+    )
+    .map_err(|e| anyhow::anyhow!("cannot start the player: {e}"))?;
+    Ok(CoreStart { handle, fresh })
+}
+
+/// A seed for the shuffle: this moment.
+fn seed() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(1)
+}
+
 fn setup(
     app: &mut tauri::App,
     args: Args,
     engine: Arc<Engine>,
     library: Arc<Catalog>,
+    core: CoreStart,
     api_base: Option<String>,
     started_at: Instant,
 ) -> anyhow::Result<()> {
@@ -170,36 +216,12 @@ fn setup(
     let saved = settings.get();
     log::info!("settings: {}", settings.path().display());
 
-    // What to open: the files given, else the last track, else the demo.
-    let (files, autoplay) = if args.files.is_empty() {
-        let last = saved.last_track.clone().filter(|p| p.is_file());
-        match last.or_else(|| demo_track(app)) {
-            Some(p) => (vec![p], false),
-            None => {
-                log::warn!("no demo track found; starting with an empty queue");
-                (Vec::new(), false)
-            }
+    let opening = opening(app, &args, &saved, &core);
+    for cmd in start_commands(&library, &opening) {
+        if core.handle.send(cmd).is_err() {
+            anyhow::bail!("the player stopped while the app started");
         }
-    } else {
-        (args.files.clone(), true)
-    };
-    let ids = library.add(&files);
-    let mut queue = Queue::new();
-    queue.extend(ids.iter().cloned());
-    let first = ids
-        .iter()
-        .find(|id| library.get(id).is_some_and(|e| e.track.is_ok()))
-        .cloned();
-    let start = first.map(|id| {
-        let path = library.get(&id).map(|e| e.record.path);
-        let resume = path.is_some() && same_file(path.as_deref(), saved.last_track.as_deref());
-        Start {
-            track_id: Some(id.as_str().to_string()),
-            position_s: if resume { saved.last_position_s } else { 0.0 },
-            autoplay,
-            message: None,
-        }
-    });
+    }
 
     let output = crate::output_path(&args, &saved);
     let window = main_window(app, &saved, output, api_base)?;
@@ -207,15 +229,125 @@ fn setup(
     app.manage(Desktop::new(
         engine,
         library,
-        queue,
+        core.handle,
         settings,
-        start,
         saved.window,
         started_at,
     ));
     let _ = &window;
     app.state::<Desktop>().grab_media_keys(app.handle());
     Ok(())
+}
+
+/// What the app opens as it starts.
+#[derive(Debug, Clone, PartialEq)]
+enum Opening {
+    /// Files given on the command line: they replace the queue and play.
+    Play(Vec<PathBuf>),
+    /// The first run with the core: settings.json's sound settings, and its last track at
+    /// its position (else the demo), paused.
+    TakeOver {
+        volume: f64,
+        preset: Option<String>,
+        intensity: f64,
+        track: Option<PathBuf>,
+        position_s: f64,
+    },
+    /// The queue is empty: the demo, paused.
+    Demo(PathBuf),
+    /// The core's saved queue, track and position, as they are.
+    Resume,
+}
+
+fn opening(app: &tauri::App, args: &Args, saved: &Settings, core: &CoreStart) -> Opening {
+    if !args.files.is_empty() {
+        return Opening::Play(args.files.clone());
+    }
+    if core.fresh {
+        let last = saved.last_track.clone().filter(|p| p.is_file());
+        let position_s = if last.is_some() {
+            saved.last_position_s
+        } else {
+            0.0
+        };
+        return Opening::TakeOver {
+            volume: saved.volume,
+            preset: saved.preset.clone(),
+            intensity: saved.intensity,
+            track: last.or_else(|| demo_track(app)),
+            position_s,
+        };
+    }
+    if core.handle.state().tracks.is_empty() {
+        if let Some(demo) = demo_track(app) {
+            return Opening::Demo(demo);
+        }
+        log::warn!("no demo track found; starting with an empty queue");
+    }
+    Opening::Resume
+}
+
+/// The commands to the core that open `opening`.
+fn start_commands(library: &Catalog, opening: &Opening) -> Vec<Command> {
+    let queue = |paths: &[PathBuf]| -> (Vec<CoreId>, Option<usize>) {
+        let ids = library.add(paths);
+        let first = ids
+            .iter()
+            .position(|id| library.get(id).is_some_and(|e| e.track.is_ok()));
+        // The core takes at most MAX_TRACKS (a longer list would be refused whole).
+        let first = first.filter(|&i| i < MAX_TRACKS);
+        (ids.iter().take(MAX_TRACKS).map(core_id).collect(), first)
+    };
+    match opening {
+        Opening::Play(files) => match queue(files) {
+            (tracks, Some(index)) => vec![Command::PlayNow { tracks, index }],
+            (tracks, None) => {
+                log::warn!("none of the files given can be played");
+                vec![Command::SetQueue { tracks, index: 0 }]
+            }
+        },
+        Opening::TakeOver {
+            volume,
+            preset,
+            intensity,
+            track,
+            position_s,
+        } => {
+            let mut cmds = vec![
+                Command::SetVolume {
+                    volume: *volume as f32,
+                },
+                Command::SetIntensity {
+                    intensity: *intensity as f32,
+                },
+            ];
+            if let Some(p) = preset {
+                cmds.push(Command::SetPreset { preset: p.clone() });
+            }
+            if let Some(t) = track {
+                let (tracks, first) = queue(std::slice::from_ref(t));
+                if let Some(index) = first {
+                    cmds.push(Command::SetQueue { tracks, index });
+                    if *position_s > 0.0 {
+                        cmds.push(Command::Seek {
+                            position_s: *position_s,
+                        });
+                    }
+                }
+            }
+            cmds
+        }
+        Opening::Demo(demo) => match queue(std::slice::from_ref(demo)) {
+            (tracks, Some(index)) => vec![Command::SetQueue { tracks, index }],
+            _ => Vec::new(),
+        },
+        Opening::Resume => Vec::new(),
+    }
+}
+
+/// A library id as the core holds it.
+pub fn core_id(id: &TrackId) -> CoreId {
+    CoreId(id.as_str().to_string())
 }
 
 fn main_window(
@@ -226,11 +358,6 @@ fn main_window(
 ) -> anyhow::Result<WebviewWindow> {
     let size = saved.window.unwrap_or(DEFAULT_SIZE);
     let boot = serde_json::json!({
-        "settings": {
-            "preset": saved.preset,
-            "intensity": saved.intensity,
-            "volume": saved.volume,
-        },
         "output": output,
         // The loopback server's base URL; null: the page uses the sonance: scheme.
         "api": api_base,
@@ -268,15 +395,6 @@ fn demo_track(app: &tauri::App) -> Option<PathBuf> {
         .into_iter()
         .flatten()
         .find(|p| p.is_file())
-}
-
-fn same_file(a: Option<&Path>, b: Option<&Path>) -> bool {
-    match (a, b) {
-        (Some(a), Some(b)) => {
-            a == b || matches!((a.canonicalize(), b.canonicalize()), (Ok(x), Ok(y)) if x == y)
-        }
-        _ => false,
-    }
 }
 
 #[cfg(test)]

@@ -1,4 +1,5 @@
-//! The commands the page calls (through `desktop.js`), and nothing else. Each has an
+//! The commands the page calls (through `ui/src/desktop.ts`), and nothing else. Player
+//! commands are not among them: the page sends those to the core over the stream API. Each has an
 //! `allow-<name>` permission (build.rs) granted in `capabilities/main-window.json`.
 //!
 //! Errors cross the boundary as one serializable `{kind, message}` (STYLE 5).
@@ -76,17 +77,6 @@ impl UiState {
     }
 }
 
-/// Where the page should start: which track, where, and whether to play at once.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Start {
-    pub track_id: Option<String>,
-    pub position_s: f64,
-    pub autoplay: bool,
-    /// A sentence to show once the page is there (files that could not be added).
-    pub message: Option<String>,
-}
-
 /// An error the page can show.
 #[derive(Debug, Serialize)]
 pub struct CommandError {
@@ -94,16 +84,11 @@ pub struct CommandError {
     pub message: String,
 }
 
-/// The page reports what plays (on every change and every 2 s).
+/// The page reports what plays (on every change and every 2 s), for what only the shell
+/// shows: the window title and, on the native path, the OS media session.
 #[tauri::command]
 pub fn report(app: AppHandle, desktop: State<'_, Desktop>, ui: UiState) {
     desktop.apply_report(&app, ui.validated());
-}
-
-/// The page asks where to start (once its track list is shown).
-#[tauri::command]
-pub fn startup(desktop: State<'_, Desktop>) -> Start {
-    desktop.take_start()
 }
 
 /// Ctrl+O: the system's open dialog; the files chosen join the queue. Returns how many.
@@ -162,38 +147,15 @@ pub async fn add_folder(
     Ok(Some(path.display().to_string()))
 }
 
-/// What the page asks of the native output (when it is the active path).
+/// What the page asks of the native output (when it is the active path): its state, to
+/// show. (The output follows the player core: `native/follow.rs`.)
 #[derive(Debug, Clone, Deserialize)]
 #[serde(tag = "action", rename_all = "camelCase")]
 pub enum NativeRequest {
-    #[serde(rename_all = "camelCase")]
-    Load {
-        track_id: String,
-        #[serde(default)]
-        position_s: f64,
-        #[serde(default)]
-        autoplay: bool,
-        preset: String,
-        intensity: f64,
-    },
-    Play,
-    Pause,
-    Toggle,
-    #[serde(rename_all = "camelCase")]
-    Seek {
-        position_s: f64,
-    },
-    Volume {
-        value: f64,
-    },
-    Enhance {
-        preset: String,
-        intensity: f64,
-    },
     State,
 }
 
-/// Drive the native output; answers with its state.
+/// The native output's state (it starts on the first request).
 #[tauri::command]
 pub fn native(
     app: AppHandle,
@@ -201,29 +163,6 @@ pub fn native(
     request: NativeRequest,
 ) -> Result<crate::native::NativeState, CommandError> {
     desktop.native_request(&app, request)
-}
-
-/// The web view's media session asks for the next or previous track (its `nexttrack` /
-/// `previoustrack` handlers): the queue decides.
-#[tauri::command]
-pub fn media(
-    app: AppHandle,
-    desktop: State<'_, Desktop>,
-    command: String,
-) -> Result<(), CommandError> {
-    use crate::media_session::MediaCommand;
-    let cmd = match command.as_str() {
-        "next" => MediaCommand::Next,
-        "previous" => MediaCommand::Previous,
-        other => {
-            return Err(CommandError {
-                kind: "bad_parameter",
-                message: format!("unknown media command '{other}'"),
-            })
-        }
-    };
-    desktop.media_command(&app, cmd);
-    Ok(())
 }
 
 #[cfg(test)]

@@ -1,67 +1,64 @@
-//! [`Desktop`]: the state every part of the app shares (queue, settings, what the page last
-//! reported, the native output, the media session and keys), and what it does with it. It
-//! translates between the page, the OS and the engine and holds none of the pipeline; `app.rs`
-//! assembles it, `commands.rs` is how the page reaches it, `desktop.js` is its side in the page.
+//! [`Desktop`]: the state every part of the app shares (the player core's handle, settings,
+//! what the page last reported, the native output, the media session and keys), and what it
+//! does with it. The queue, the current track and position, volume, preset and intensity are
+//! the core's ([`PlayerHandle`], the same core `sonance serve` hosts): media keys, MPRIS and
+//! files opened with the app become [`Command`]s to it, and the page follows its events.
+//! `app.rs` assembles it, `commands.rs` is how the page reaches it.
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
 use sonance_engine::Engine;
-use sonance_stream::{Catalog, TrackId};
+use sonance_player::{Command, PlayerHandle, Status, MAX_TRACKS};
+use sonance_stream::Catalog;
 use tauri::{AppHandle, Manager};
 
-use crate::commands::{CommandError, NativeRequest, Start, UiState};
+use crate::app::core_id;
+use crate::commands::{CommandError, NativeRequest, UiState};
 use crate::media_keys::MediaKeys;
 use crate::media_session::{MediaCommand, MediaSession, NowPlaying};
 use crate::native::{NativeOutput, NativeState};
-use crate::queue::{Queue, Step};
 use crate::scheme;
 use crate::settings::{self, WindowSize};
 
 /// The main window's label (the scheme only answers it).
 pub const MAIN: &str = scheme::WINDOW;
-/// The saved position is rewritten at most this often while playing (pauses, seeks and track
-/// changes are saved at once).
-const SAVE_POSITION_EVERY_S: f64 = 10.0;
 
 /// State shared by commands, window events, the media session and the media keys.
 pub struct Desktop {
     engine: Arc<Engine>,
     library: Arc<Catalog>,
-    queue: Mutex<Queue<TrackId>>,
+    player: PlayerHandle,
     settings: settings::Store,
     media: OnceLock<MediaSession>,
     _keys: OnceLock<MediaKeys>,
-    native: OnceLock<Result<NativeOutput, String>>,
+    native: OnceLock<Result<Arc<NativeOutput>, String>>,
     last: Mutex<UiState>,
-    start: Mutex<Option<Start>>,
     window_size: Mutex<Option<WindowSize>>,
     started_at: Instant,
     ready_logged: std::sync::atomic::AtomicBool,
 }
 
 impl Desktop {
-    /// The state of an app starting with `queue`, where the page should begin at `start`.
+    /// The state of an app whose player core is `player`.
     pub fn new(
         engine: Arc<Engine>,
         library: Arc<Catalog>,
-        queue: Queue<TrackId>,
+        player: PlayerHandle,
         settings: settings::Store,
-        start: Option<Start>,
         window_size: Option<WindowSize>,
         started_at: Instant,
     ) -> Self {
         Desktop {
             engine,
             library,
-            queue: Mutex::new(queue),
+            player,
             settings,
             media: OnceLock::new(),
             _keys: OnceLock::new(),
             native: OnceLock::new(),
             last: Mutex::new(UiState::default()),
-            start: Mutex::new(start),
             window_size: Mutex::new(window_size),
             started_at,
             ready_logged: Default::default(),
@@ -73,83 +70,51 @@ impl Desktop {
         let _ = self._keys.set(MediaKeys::start(command_sink(app)));
     }
 
-    /// The native output, opened on first use, with its OS media session (the web view's own
-    /// session covers the other path: see `media_session.rs`).
+    /// The native output, opened on first use (the page's first `native` request, as it
+    /// starts on the native path), with its OS media session (the web view's own session
+    /// covers the other path: see `media_session.rs`) and its follower of the core
+    /// (`native/follow.rs`), which drives it from then on.
     fn native(&self, app: &AppHandle) -> Result<&NativeOutput, CommandError> {
         self.native
             .get_or_init(|| {
-                let out =
-                    NativeOutput::start(Arc::clone(&self.engine)).map_err(|e| e.to_string())?;
+                let out = Arc::new(
+                    NativeOutput::start(Arc::clone(&self.engine)).map_err(|e| e.to_string())?,
+                );
+                crate::native::follow::spawn(
+                    Arc::clone(&out),
+                    self.player.clone(),
+                    Arc::clone(&self.library),
+                )
+                .map_err(|e| e.to_string())?;
                 let _ = self
                     .media
                     .set(MediaSession::start(main_hwnd(app), command_sink(app)));
                 Ok(out)
             })
             .as_ref()
+            .map(|o| o.as_ref())
             .map_err(|e| CommandError {
                 kind: "native_output",
                 message: format!("The native audio output cannot start: {e}"),
             })
     }
 
-    /// Carry out a request of the page to the native output.
+    /// Carry out a request of the page to the native output. The page only asks for its
+    /// state: what plays, where and how is the core's, which the follower carries out.
     pub fn native_request(
         &self,
         app: &AppHandle,
         req: NativeRequest,
     ) -> Result<NativeState, CommandError> {
         let out = self.native(app)?;
-        // The page's choice: a preset, or `original-matched:CHOSEN` while A/B is on.
-        let enhancement = |preset: &str, intensity: f64| {
-            sonance_engine::Enhancement::from_choice(preset, intensity as f32).map_err(|e| {
-                CommandError {
-                    kind: "bad_parameter",
-                    message: e.to_string(),
-                }
-            })
-        };
         match req {
-            NativeRequest::Load {
-                track_id,
-                position_s,
-                autoplay,
-                preset,
-                intensity,
-            } => {
-                let entry = TrackId::parse(&track_id)
-                    .and_then(|id| self.library.get(&id))
-                    .ok_or_else(|| CommandError {
-                        kind: "not_found",
-                        message: "There is no such track.".into(),
-                    })?;
-                let track = entry.track.map_err(|e| CommandError {
-                    kind: "undecodable",
-                    message: e.to_string(),
-                })?;
-                out.load(
-                    &track_id,
-                    track,
-                    enhancement(&preset, intensity)?,
-                    position_s,
-                    autoplay,
-                );
-            }
-            NativeRequest::Play => out.play(),
-            NativeRequest::Pause => out.pause(),
-            NativeRequest::Toggle => out.toggle(),
-            NativeRequest::Seek { position_s } => out.seek(position_s),
-            NativeRequest::Volume { value } => {
-                out.set_volume(if value.is_finite() { value } else { 1.0 })
-            }
-            NativeRequest::Enhance { preset, intensity } => {
-                out.set_enhancement(enhancement(&preset, intensity)?)
-            }
             NativeRequest::State => {}
         }
         Ok(out.state())
     }
 
-    /// Apply what the page reports: queue, window title, media session, settings.
+    /// Apply what the page reports: the window title and the native media session. (The
+    /// queue, the track, the position and the sound settings are the core's, which saves them.)
     pub fn apply_report(&self, app: &AppHandle, ui: UiState) {
         if !self
             .ready_logged
@@ -164,13 +129,6 @@ impl Desktop {
             let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
             std::mem::replace(&mut *last, ui.clone())
         };
-        let id = ui.track_id.as_deref().and_then(TrackId::parse);
-        if let Some(id) = &id {
-            self.queue
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .set_current(id);
-        }
         if previous.title != ui.title
             || previous.artist != ui.artist
             || previous.track_id != ui.track_id
@@ -190,46 +148,6 @@ impl Desktop {
                 volume: ui.volume,
             });
         }
-        let path = id
-            .and_then(|id| self.library.get(&id))
-            .map(|e| e.record.path);
-        let size = *self.window_size.lock().unwrap_or_else(|e| e.into_inner());
-        self.settings.update(|s| {
-            if size.is_some() {
-                s.window = size;
-            }
-            if let Some(p) = &ui.preset {
-                s.preset = Some(p.clone());
-            }
-            s.intensity = ui.intensity;
-            s.volume = ui.volume;
-            if let Some(path) = path {
-                let track_changed = s.last_track.as_deref() != Some(path.as_path());
-                if track_changed
-                    || previous.playing != ui.playing
-                    || !ui.playing
-                    || (s.last_position_s - ui.position_s).abs() >= SAVE_POSITION_EVERY_S
-                {
-                    s.last_track = Some(path);
-                    s.last_position_s = ui.position_s;
-                }
-            }
-        });
-    }
-
-    /// Where the page should start (asked once per page load).
-    pub fn take_start(&self) -> Start {
-        if let Some(start) = self.start.lock().unwrap_or_else(|e| e.into_inner()).take() {
-            return start;
-        }
-        // A reload (after files were added while idle): carry on with what was current.
-        let last = self.last.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        Start {
-            track_id: last.track_id,
-            position_s: last.position_s,
-            autoplay: last.playing,
-            message: None,
-        }
     }
 
     /// Add a folder to the library: remembered, scanned in the background, watched.
@@ -239,18 +157,15 @@ impl Desktop {
         Ok(())
     }
 
-    /// Add files or folders to the library and the queue, and tell the page. With `play`
-    /// (files opened with the app), or when nothing plays (files dropped on an idle window),
-    /// the first playable one starts. Undecodable files are queued too (the page shows them as
-    /// unplayable) and named in the page's alert; what plays goes on. Returns how many tracks
+    /// Add files or folders to the library and the core's queue, and tell the page. With
+    /// `play` (files opened with the app), or when nothing plays (files dropped on an idle
+    /// window), the first playable one plays next, now; otherwise they join the end of the
+    /// queue. Undecodable files are queued too (the page shows them as unplayable; the core
+    /// skips them) and named in the page's alert; what plays goes on. Returns how many tracks
     /// were added.
     pub fn add_files(&self, app: &AppHandle, paths: &[PathBuf], play: bool) -> usize {
         let ids = self.library.add(paths);
         let entries: Vec<_> = ids.iter().filter_map(|id| self.library.get(id)).collect();
-        self.queue
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .extend(ids.iter().cloned());
         let broken: Vec<String> = entries
             .iter()
             .filter_map(|e| {
@@ -270,81 +185,85 @@ impl Desktop {
             1 => Some(format!("Cannot play {}", broken[0])),
             n => Some(format!("{n} files cannot be played: {}", broken.join("; "))),
         };
-        let idle = !self.last.lock().unwrap_or_else(|e| e.into_inner()).playing;
-        let first_playable = entries
-            .iter()
-            .find(|e| e.track.is_ok())
-            .map(|e| e.id.clone());
-        match first_playable.filter(|_| play || idle) {
-            Some(id) => {
-                // The page reloads its list and asks `startup` where to go: there.
-                *self.start.lock().unwrap_or_else(|e| e.into_inner()) = Some(Start {
-                    track_id: Some(id.as_str().to_string()),
-                    position_s: 0.0,
-                    autoplay: true,
-                    message,
-                });
-                page_command(app, "tracksChanged", serde_json::json!({ "restart": true }));
+        let state = self.player.state();
+        let idle = state.status != Status::Playing;
+        // Playable ones first: the first of them is what plays.
+        let mut queued: Vec<_> = entries.iter().collect();
+        queued.sort_by_key(|e| e.track.is_err());
+        let any_playable = queued.first().is_some_and(|e| e.track.is_ok());
+        // Nothing current and something to play: the files replace the queue.
+        let replace = any_playable && state.index.is_none() && (play || idle);
+        // The core takes at most MAX_TRACKS: more would be refused whole.
+        let room = if replace {
+            MAX_TRACKS
+        } else {
+            MAX_TRACKS.saturating_sub(state.tracks.len())
+        };
+        let tracks: Vec<_> = queued.iter().take(room).map(|e| core_id(&e.id)).collect();
+        let cmds = if tracks.is_empty() {
+            Vec::new()
+        } else if any_playable && (play || idle) {
+            if replace {
+                vec![Command::PlayNow { tracks, index: 0 }]
+            } else {
+                vec![Command::PlayNext { tracks }, Command::Next, Command::Play]
             }
-            None => {
-                if !entries.is_empty() {
-                    page_command(
-                        app,
-                        "tracksChanged",
-                        serde_json::json!({ "restart": false }),
-                    );
-                }
-                if let Some(m) = message {
-                    page_command(app, "message", m.into());
-                }
+        } else {
+            vec![Command::Append { tracks }]
+        };
+        for cmd in cmds {
+            if let Err(e) = self.player.send(cmd) {
+                log::warn!("the added files are not queued: {e}");
             }
+        }
+        if !entries.is_empty() {
+            page_command(app, "tracksChanged", serde_json::Value::Null);
+        }
+        if let Some(m) = message {
+            page_command(app, "message", m.into());
         }
         entries.len()
     }
 
-    /// Carry out a media key or media session command.
+    /// Carry out a media key or media session command: a command to the core, which every
+    /// output follows (the page's element, or the native output through the page).
     pub fn media_command(&self, app: &AppHandle, cmd: MediaCommand) {
-        use serde_json::Value;
-        match cmd {
-            MediaCommand::Toggle => page_command(app, "toggle", Value::Null),
-            MediaCommand::Play => page_command(app, "play", Value::Null),
-            MediaCommand::Pause => page_command(app, "pause", Value::Null),
-            MediaCommand::Stop => page_command(app, "stop", Value::Null),
-            MediaCommand::SeekBy(s) => page_command(app, "seekBy", s.into()),
-            MediaCommand::SetPosition(s) => page_command(app, "seek", s.into()),
-            MediaCommand::SetVolume(v) => page_command(app, "volume", v.into()),
-            MediaCommand::Next => {
-                let next = self.queue.lock().unwrap_or_else(|e| e.into_inner()).next();
-                match next {
-                    Some(id) => page_command(app, "playTrack", id.as_str().into()),
-                    None => log::info!("next: the queue is at its end"),
-                }
-            }
-            MediaCommand::Previous => {
-                let position = self
-                    .last
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .position_s;
-                let step = self
-                    .queue
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .previous(position);
-                match step {
-                    Step::Play(id) => page_command(app, "playTrack", id.as_str().into()),
-                    Step::Restart => page_command(app, "seek", 0.0.into()),
-                    Step::Nothing => {}
-                }
-            }
+        let core = match cmd {
+            MediaCommand::Toggle => Command::TogglePlay,
+            MediaCommand::Play => Command::Play,
+            MediaCommand::Pause => Command::Pause,
+            MediaCommand::Stop => Command::Stop,
+            MediaCommand::Next => Command::Next,
+            MediaCommand::Previous => Command::Previous,
+            MediaCommand::SeekBy(s) => Command::Seek {
+                position_s: (self.player.state().position_s + s).max(0.0),
+            },
+            MediaCommand::SetPosition(s) => Command::Seek {
+                position_s: s.max(0.0),
+            },
+            MediaCommand::SetVolume(v) => Command::SetVolume {
+                volume: if v.is_finite() {
+                    v.clamp(0.0, 1.0) as f32
+                } else {
+                    1.0
+                },
+            },
             MediaCommand::Raise => {
                 if let Some(w) = app.get_webview_window(MAIN) {
                     let _ = w.unminimize();
                     let _ = w.show();
                     let _ = w.set_focus();
                 }
+                return;
             }
-            MediaCommand::Quit => app.exit(0),
+            MediaCommand::Quit => {
+                app.exit(0);
+                return;
+            }
+        };
+        log::info!("media command: {cmd:?}");
+        if let Err(e) = self.player.send(core) {
+            log::warn!("media command {cmd:?} not delivered: {e}");
         }
     }
 
@@ -363,26 +282,16 @@ impl Desktop {
         });
     }
 
-    /// Save what is only kept in memory (window size, exact position) and withdraw the
-    /// media session.
+    /// Save what is only kept in memory (the window size), let the core save its state, and
+    /// withdraw the media session.
     pub fn shutdown(&self) {
         let size = *self.window_size.lock().unwrap_or_else(|e| e.into_inner());
-        let last = self.last.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        let path = last
-            .track_id
-            .as_deref()
-            .and_then(TrackId::parse)
-            .and_then(|id| self.library.get(&id))
-            .map(|e| e.record.path);
         self.settings.update(|s| {
             if size.is_some() {
                 s.window = size;
             }
-            if let Some(path) = path {
-                s.last_track = Some(path);
-                s.last_position_s = last.position_s;
-            }
         });
+        self.player.shutdown();
         if let Some(m) = self.media.get() {
             m.stop();
         }
@@ -422,7 +331,9 @@ pub fn window_title(ui: &UiState) -> String {
     }
 }
 
-/// Run `command(name, arg)` of the desktop adapter in the page.
+/// Tell the page what only the shell knows: new tracks in the library (`tracksChanged`), a
+/// message for its alert (`message`). Player commands never take this way: they go to the
+/// core, whose events the page follows.
 pub fn page_command(app: &AppHandle, name: &str, arg: serde_json::Value) {
     let Some(w) = app.get_webview_window(MAIN) else {
         return;

@@ -10,13 +10,14 @@
 //! Who may ask: it binds 127.0.0.1 on a free port; [`Access::AppLoopback`] answers only
 //! requests whose path starts with a random token (other programs and users of this computer
 //! can reach the port, not the token, which only the page gets), whose `Host` is loopback,
-//! and whose `Origin`, when sent, is the app's page; only API routes are served.
+//! and whose `Origin`, when sent, is the app's page; only API routes are served (the stream
+//! API and the player core's routes, `/api/player`, `/api/queue`, `/api/events`).
 
 use std::sync::Arc;
 
 use anyhow::Context;
 use sonance_stream::server::Server;
-use sonance_stream::{Access, Catalog, StreamApi};
+use sonance_stream::{Access, Catalog, PlayerHost, StreamApi};
 
 /// How the page reaches the stream API.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -46,8 +47,13 @@ pub struct Loopback {
 }
 
 impl Loopback {
-    /// Start serving the `catalog` to the page whose origin is `page_origin`.
-    pub fn start(catalog: Arc<Catalog>, page_origin: &str) -> anyhow::Result<Self> {
+    /// Start serving the `catalog` and the player core `player` (its routes and event stream,
+    /// as `sonance serve` does) to the page whose origin is `page_origin`.
+    pub fn start(
+        catalog: Arc<Catalog>,
+        player: Arc<PlayerHost>,
+        page_origin: &str,
+    ) -> anyhow::Result<Self> {
         let token = token()?;
         let api = StreamApi::new(
             catalog,
@@ -55,7 +61,8 @@ impl Loopback {
                 origin: page_origin.to_string(),
                 token: token.clone(),
             },
-        );
+        )
+        .with_player(player);
         let server = Server::start("127.0.0.1", 0, Arc::new(api))
             .context("cannot start the stream server on 127.0.0.1")?;
         // The port is logged, never the token.

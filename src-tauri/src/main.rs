@@ -4,7 +4,7 @@
 //! and [`scheme`] (the `sonance:` URI scheme → the same API, where the server is not used),
 //! [`commands`] (what the page calls), [`media_session`] (MPRIS / SMTC / Now Playing),
 //! [`media_keys`] (X11 media key grab fallback), [`settings`] (persisted atomically),
-//! [`queue`] (the play queue), [`native`] (the cpal output path), [`logging`] (the log file);
+//! [`native`] (the cpal output path), [`logging`] (the log file);
 //! [`desktop`] is the state they share; [`app`] wires them together.
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 // No console window behind the app on Windows release builds.
@@ -19,7 +19,6 @@ mod loopback;
 mod media_keys;
 mod media_session;
 mod native;
-mod queue;
 mod scheme;
 mod settings;
 

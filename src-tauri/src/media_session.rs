@@ -4,9 +4,9 @@
 //! Exactly one session exists at a time, and it belongs to whatever makes the sound:
 //! - **web view path** (the default): the web view's own session, which every engine publishes
 //!   as soon as a media element plays (WebKitGTK MPRIS since 2.36, WebView2 SMTC, WKWebView Now
-//!   Playing). The page drives it through `navigator.mediaSession` (metadata and play/pause/seek
-//!   in `ui/src/player.ts`; next/previous, stop and the position in `desktop.js`, which asks
-//!   the queue through the `media` command). We measured that WebKitGTK 2.50 cannot be told
+//!   Playing). The page drives it through `navigator.mediaSession` (metadata and play/pause/
+//!   next/previous/seek handlers in `ui/src/main.ts`, which send commands to the player core
+//!   over the stream API; the position in `ui/src/desktop.ts`). We measured that WebKitGTK 2.50 cannot be told
 //!   not to publish it: `MediaSessionGLib` registers `org.mpris.MediaPlayer2.org.webkit.app-…
 //!   .Sandboxed.instance-N` for any playing element as soon as its web process reaches the
 //!   session bus, with no setting or feature flag in the public API (only a testing switch).
@@ -16,7 +16,8 @@
 //!   module, started together with the native output.
 //!
 //! Events from the OS arrive on souvlaki's thread and are handed to the callback as
-//! [`MediaCommand`]s; what plays is pushed in with [`MediaSession::update`].
+//! [`MediaCommand`]s (which `Desktop::media_command` sends to the player core); what plays is
+//! pushed in with [`MediaSession::update`].
 
 use std::sync::Mutex;
 use std::time::Duration;

@@ -89,7 +89,14 @@ export async function makeHome({ alsaNull = false } = {}) {
     await writeFile(join(root, '.asoundrc'), 'pcm.!default { type null }\nctl.!default { type hw card 0 }\n');
     env.HOME = root;
   }
-  return { root, env, settingsFile: join(env.XDG_DATA_HOME, 'app.sonance.player', 'settings.json'), logFile: join(env.XDG_DATA_HOME, 'app.sonance.player', 'logs', 'sonance.log') };
+  return {
+    root,
+    env,
+    settingsFile: join(env.XDG_DATA_HOME, 'app.sonance.player', 'settings.json'),
+    // The player core's saved state (queue, track, position, volume, preset), beside the library.
+    playerFile: join(env.XDG_DATA_HOME, 'sonance', 'player.json'),
+    logFile: join(env.XDG_DATA_HOME, 'app.sonance.player', 'logs', 'sonance.log'),
+  };
 }
 
 /** A WebDriver session on a running app. */

@@ -1,6 +1,8 @@
 // The native output path (cpal) forced: the same page, play / pause / seek / preset switch,
 // position and state from the native player, and its own MPRIS session (no media element
-// plays, so the web view publishes none).
+// plays, so the web view publishes none). The output follows the player core in Rust: MPRIS
+// Next / Previous move the core and the native output with it, and the end of a track reaches
+// the core from the output (the end of the queue stops).
 //
 // The machine has no sound card. Test 1 makes ALSA's default device the null plugin
 // (~/.asoundrc), so cpal opens a real ALSA stream — which discards audio and, measured here,
@@ -14,6 +16,14 @@ import { join } from 'node:path';
 import { launchApp, makeHome, mprisNames, dbus, tempDir, tone, until, sleep } from './driver.mjs';
 
 const native = (app) => app.execAsync(() => window.__sonanceDesktop.nativeState());
+
+/** The core's state, asked of the app's loopback API. */
+async function coreState(app) {
+  const api = await app.exec(() => window.__SONANCE_API__ ?? null);
+  const res = await fetch(`${api}api/player`, { signal: AbortSignal.timeout(5000) });
+  assert.equal(res.status, 200);
+  return res.json();
+}
 
 async function switchRendering(app) {
   const presets = await app.execAsync(() => window.__sonance.bridge.presets());
@@ -38,9 +48,11 @@ async function switchRendering(app) {
 test('native output on cpal (ALSA null device): play, pause, seek, switch, MPRIS', async (t) => {
   const dir = await tempDir('sonance-native-');
   const file = await tone(join(dir, 'long.flac'), { seconds: 900, title: 'Long Tone', hz: 220 });
+  const mid = await tone(join(dir, 'mid.flac'), { seconds: 600, title: 'Mid Tone', hz: 330 });
+  const short = await tone(join(dir, 'short.flac'), { seconds: 3, title: 'Short Tone', hz: 440 });
   const home = await makeHome({ alsaNull: true });
   const before = await mprisNames();
-  const app = await launchApp({ home, files: [file], args: ['--chunk-seconds', '5', '--native-output'] });
+  const app = await launchApp({ home, files: [file, mid, short], args: ['--chunk-seconds', '5', '--native-output'] });
   try {
     assert.equal(await app.exec(() => window.__sonanceDesktop.output()), 'native');
     const label = await until(async () => {
@@ -101,6 +113,46 @@ test('native output on cpal (ALSA null device): play, pause, seek, switch, MPRIS
     await until(async () => !(await native(app)).playing, { what: 'MPRIS PlayPause to pause the native output' });
     await dbus(`--dest=${names[0]}`, '/org/mpris/MediaPlayer2', 'org.mpris.MediaPlayer2.Player.PlayPause');
     await until(async () => (await native(app)).playing, { what: 'MPRIS PlayPause to resume' });
+
+    // Next / Previous are the core's: the native output follows it. (The null device pulls
+    // audio ~20× faster than real time, so positions grow fast.)
+    const mpris = (method) => dbus(`--dest=${names[0]}`, '/org/mpris/MediaPlayer2', `org.mpris.MediaPlayer2.Player.${method}`);
+    const ids = (await coreState(app)).tracks;
+    assert.equal(ids.length, 3, 'the three files are the core’s queue');
+    await mpris('Next');
+    await until(async () => {
+      const s = await native(app);
+      return s.trackId === ids[1] && s.playing && s.positionS > 5 && (await app.state()).nowTitle === 'Mid Tone';
+    }, { what: 'MPRIS Next to play the second file on the native output' });
+    assert.equal((await coreState(app)).index, 1);
+    await mpris('Pause');
+    await until(async () => !(await native(app)).playing && (await coreState(app)).status === 'paused', { what: 'MPRIS Pause' });
+    // Late in a track Previous restarts it; early, it goes back one.
+    await until(async () => (await coreState(app)).position_s > 3, { what: 'the core to hear the position from the native output' });
+    await mpris('Previous');
+    await until(async () => {
+      const s = await native(app);
+      return s.trackId === ids[1] && s.positionS < 0.5;
+    }, { what: 'Previous late in the track to restart it' });
+    await until(async () => (await coreState(app)).position_s < 0.5, { what: 'the core to be at the start' });
+    await mpris('Previous');
+    await until(async () => {
+      const s = await native(app);
+      return s.trackId === ids[0] && !s.playing && (await app.state()).nowTitle === 'Long Tone';
+    }, { what: 'Previous early in the track to go back to the first file, paused' });
+
+    // The last file plays to its end: the native output tells the core, and the end of the
+    // queue stops.
+    await mpris('Next');
+    await until(async () => (await coreState(app)).index === 1, { what: 'Next' });
+    await mpris('Next');
+    await until(async () => (await native(app)).trackId === ids[2], { what: 'Next to the short file' });
+    await mpris('Play');
+    await until(async () => {
+      const c = await coreState(app);
+      return c.status === 'stopped' && c.index === null;
+    }, { what: 'the end of the last file to reach the core (the queue stops)' });
+    assert.equal((await native(app)).playing, false, 'the native output stopped with the core');
   } finally {
     await app.close();
   }

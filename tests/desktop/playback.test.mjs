@@ -123,16 +123,17 @@ test('opens on the demo track, plays across a join, switches rendering, remember
     await app.click('#play');
     await until(async () => (await app.state()).audioPaused, { what: 'pause' });
     const paused = await app.state();
+    // The player core keeps volume, track and position (player.json beside the library).
     await until(async () => {
-      const s = JSON.parse(await readFile(home.settingsFile, 'utf8'));
-      return s.volume === 0.4 && Math.abs(s.last_position_s - paused.currentTime) < 1.5 ? s : null;
-    }, { what: 'the settings file to hold volume 0.4 and the position' });
+      const s = JSON.parse(await readFile(home.playerFile, 'utf8'));
+      return Math.abs(s.volume - 0.4) < 1e-6 && Math.abs(s.position_s - paused.currentTime) < 1.5 ? s : null;
+    }, { what: 'the player core to save volume 0.4 and the position' });
     await app.close();
     app = null;
-    // The app's settings file is what the next start reads (not the web view's own storage):
+    // The core's saved state is what the next start reads (not the web view's own storage):
     // change the volume in it while the app is closed.
-    const saved = JSON.parse(await readFile(home.settingsFile, 'utf8'));
-    await writeFile(home.settingsFile, JSON.stringify({ ...saved, volume: 0.3 }));
+    const saved = JSON.parse(await readFile(home.playerFile, 'utf8'));
+    await writeFile(home.playerFile, JSON.stringify({ ...saved, volume: 0.3 }));
 
     // Restart: same folders, no files. Same track, same place, same rendering, the volume
     // from the file.
@@ -145,7 +146,7 @@ test('opens on the demo track, plays across a join, switches rendering, remember
     assert.ok(Math.abs(restored.currentTime - paused.currentTime) < 1.5, `position restored (${restored.currentTime} vs ${paused.currentTime})`);
     assert.equal(restored.key, newKey, 'the rendering (preset@intensity) is restored');
     const volume = await app.exec(() => document.getElementById('volume').value);
-    assert.equal(volume, '30', 'the volume comes from settings.json');
+    assert.equal(volume, '30', 'the volume comes from the core’s saved state');
     assert.equal(restored.audioPaused, true, 'a restored track waits for Play');
   } finally {
     if (app) await app.close();

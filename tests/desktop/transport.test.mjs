@@ -2,7 +2,7 @@
 // loopback server: the page plays from it, a chunk it has not rendered yet goes out in pieces
 // as it is made (HTTP/1.1 chunked), and it answers only the page (its token in the path, a
 // loopback Host, the page's Origin). `SONANCE_TRANSPORT=scheme` falls back to the `sonance:`
-// scheme (whole bodies), which plays the same way.
+// scheme (whole bodies), which plays the same way and follows the same player core (polled).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
@@ -86,6 +86,14 @@ test('SONANCE_TRANSPORT=scheme: the page plays through the sonance: scheme, whol
     assert.equal(info.api, null);
     assert.equal(info.base, 'sonance://localhost/');
     assert.equal(info.streams, false, 'whole bodies: no spans first');
+    // The app's player core is hosted here too; the scheme cannot stream its events, so the
+    // page polls it. A pause made through the core is followed by the page.
+    assert.equal(await app.exec(() => !!window.__sonance.core?.remote), true, 'the page follows the app’s core');
+    const core = () => app.execAsync(() => window.__sonance.bridge.playerState());
+    assert.equal((await core()).status, 'playing');
+    await app.execAsync(() => window.__sonance.bridge.sendCommand({ type: 'pause' }));
+    await until(async () => (await app.state()).audioPaused, { what: 'the page to follow a pause of the core (polling)' });
+    assert.equal((await core()).status, 'paused');
   } finally {
     await app.close();
   }

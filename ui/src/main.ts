@@ -18,6 +18,7 @@ import { CoreFollower } from './core/follow';
 import { currentTrack, keyAction, MAX_TRACKS, nextRepeat, playNowCommand, repeatLabel, seekCommand, unit, type Command, type Event as CoreEvent, type PlayerState as CoreState } from './core/model';
 import { QueuePanel, type TrackLabel } from './ui/queuePanel';
 import { showMenu } from './ui/trackMenu';
+import { inDesktop, nativeOutput, startDesktop } from './desktop';
 
 declare global {
   interface Window {
@@ -53,6 +54,7 @@ const VOLUME_STEP = 5;
 const QUEUE_CAP = MAX_TRACKS;
 
 function start(): void {
+  const desktop = inDesktop();
   const audio = $('audio') as HTMLAudioElement;
   const bridge = new Bridge();
   const output = new AudioOutput(audio);
@@ -650,7 +652,11 @@ function start(): void {
       await presetsReady;
       applySettings(c.state(), true);
     }
-    const f = new CoreFollower(c, player);
+    // In the desktop app the core's "playing" is carried on (files opened with the app play
+    // at once, and the app may start sound without a click); a browser tab opening on a
+    // playing core waits for a click.
+    // On the desktop's native output the output reports to the core itself (in Rust).
+    const f = new CoreFollower(c, player, { resume: desktop, reports: !(desktop && nativeOutput()) });
     follower = f;
     c.addEventListener('event', (ev) => onCoreEvent((ev as CustomEvent<CoreEvent>).detail));
     c.addEventListener('state', (ev) => {
@@ -693,6 +699,8 @@ function start(): void {
   renderModes();
   renderTrack();
   renderTime();
+  // The desktop app's side of the page (reports, its output path, its dialogs).
+  if (desktop) startDesktop(exposed);
 }
 
 async function loadPresets(bridge: Bridge, player: Player, select: HTMLSelectElement): Promise<Preset[]> {

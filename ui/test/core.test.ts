@@ -365,6 +365,17 @@ describe('the page as the core output', () => {
     f.stop();
   });
 
+  it('with resume (the desktop app) a page that opens while the core plays goes on playing', async () => {
+    const core = new FakeCore(state({ tracks: ['a', 'b'], index: 1, status: 'playing', position_s: 4 }));
+    const p = new FakePlayer();
+    const f = new CoreFollower(core, p, { resume: true });
+    f.start();
+    await settle();
+    expect(p.calls).toEqual(['load b play @4']);
+    expect(core.sent).not.toContainEqual({ type: 'pause' });
+    f.stop();
+  });
+
   it('a restored paused state loads without playing, at its position', async () => {
     const core = new FakeCore(state({ tracks: ['a'], index: 0, status: 'paused', position_s: 33 }));
     const p = new FakePlayer();
@@ -398,6 +409,29 @@ describe('the page as the core output', () => {
       const n = core.sent.length;
       await vi.advanceTimersByTimeAsync(3000);
       expect(core.sent.length).toBe(n);
+      f.stop();
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('with reports off (the desktop\'s native output reports itself) it follows but tells the core nothing', async () => {
+    vi.useFakeTimers();
+    try {
+      const core = new FakeCore(state({ tracks: ['a', 'b'], index: 0, status: 'paused' }));
+      const p = new FakePlayer();
+      const f = new CoreFollower(core, p, { reports: false });
+      f.start();
+      await vi.advanceTimersByTimeAsync(0);
+      expect(p.calls).toEqual(['load a paused @0']);
+      core.emit({ type: 'status_changed', status: 'playing' });
+      expect(p.calls.at(-1)).toBe('play');
+      p.currentTime = 5.5;
+      await vi.advanceTimersByTimeAsync(3000);
+      p.dispatchEvent(new Event('ended'));
+      p.dispatchEvent(new CustomEvent('failure', { detail: 'Bad file.' }));
+      p.pause();
+      expect(core.sent).toEqual([]);
       f.stop();
     } finally {
       vi.useRealTimers();

@@ -8,6 +8,7 @@
 
 pub mod device;
 pub mod feeder;
+pub mod follow;
 pub mod sink;
 
 use std::sync::atomic::Ordering;
@@ -132,14 +133,6 @@ impl NativeOutput {
 
     pub fn pause(&self) {
         self.shared.playing.store(false, Ordering::Relaxed);
-    }
-
-    pub fn toggle(&self) {
-        if self.shared.playing.load(Ordering::Relaxed) {
-            self.pause();
-        } else {
-            self.play();
-        }
     }
 
     /// Jump to `position_s`: older audio is dropped at once.

@@ -48,9 +48,13 @@ export class CoreFollower {
   constructor(
     readonly core: Core,
     readonly player: OutputPlayer,
+    private readonly opts: { resume?: boolean; reports?: boolean } = {},
   ) {
     core.addEventListener('event', (e) => this.onEvent((e as CustomEvent<Event>).detail));
     core.addEventListener('state', (e) => this.onState((e as CustomEvent<PlayerState>).detail));
+    // `reports: false`: the sound is made elsewhere (the desktop's native output, which
+    // reports to the core itself); this page only shows it.
+    if (opts.reports === false) return;
     player.addEventListener('ended', () => {
       const id = this.playingId();
       if (id !== null) void core.send({ type: 'track_ended', track: id });
@@ -87,10 +91,13 @@ export class CoreFollower {
     void this.core.send({ type: 'seek', position_s: t });
   }
 
-  /** Follow the core's current state now (after connecting) and report the position every second. */
+  /**
+   * Follow the core's current state now (after connecting) and report the position every
+   * second. With `resume` (the desktop app) a playing core goes on playing here.
+   */
   start(): void {
     const s = this.core.state();
-    if (s.status === 'playing' && currentTrack(s) !== null) {
+    if (s.status === 'playing' && currentTrack(s) !== null && !this.opts.resume) {
       this.holdPaused = true;
       void this.core.send({ type: 'pause' });
     }
@@ -236,6 +243,7 @@ export class CoreFollower {
 
   /** Tell the core where playback is: every second while playing, and once on pause. */
   private report(force: boolean): void {
+    if (this.opts.reports === false) return;
     const s = this.core.state();
     const id = this.playingId();
     if (id === null || id !== currentTrack(s) || this.loading > 0) return;
