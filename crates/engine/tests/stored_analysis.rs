@@ -54,7 +54,7 @@ fn a_stored_analysis_renders_the_same_bytes_without_analysing() {
     for (&n, want) in [0u64, 2].iter().zip(&want) {
         let got = primed.chunk(&track, n, &adaptive).unwrap();
         assert!(
-            &got[..] == &want[..],
+            got[..] == want[..],
             "chunk {n} differs from a fresh analysis's"
         );
     }
@@ -64,7 +64,7 @@ fn a_stored_analysis_renders_the_same_bytes_without_analysing() {
     );
     // A choice whose calibration was not stored renders the excerpts then, and agrees too.
     let got = primed.chunk(&track, 1, &warm).unwrap();
-    assert!(&got[..] == &want_warm[..], "warm differs");
+    assert!(got[..] == want_warm[..], "warm differs");
     assert!(analysis.has_excerpts());
 
     // Damaged or foreign text is refused; the engine analyses on its own.
