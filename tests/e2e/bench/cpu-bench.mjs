@@ -79,11 +79,33 @@ function snapshot(serverPid) {
   return { server: ps.get(serverPid)?.ticks ?? 0, browser, perPid, at: performance.now() };
 }
 
+/** What a Chromium process is: its --type (renderer, gpu-process, utility: audio, network…) or "browser". */
+function kind(pid) {
+  try {
+    // Chromium rewrites its command line (one string, spaces between arguments).
+    const line = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ');
+    const type = /--type=(\S+)/.exec(line)?.[1];
+    const sub = /--utility-sub-type=(\S+)/.exec(line)?.[1];
+    const client = /--renderer-client-id=(\d+)/.exec(line)?.[1];
+    if (!type) return 'browser';
+    if (sub) return `${type}:${sub.split('.').slice(-2).join('.')}`;
+    return client ? `${type}#${client}` : type;
+  } catch {
+    return '?';
+  }
+}
+
 /** Ticks used between two snapshots: per pid, so processes that ended are not counted negative. */
 function used(a, b) {
   let browser = 0;
-  for (const [pid, t] of Object.entries(b.perPid)) browser += t - (a.perPid[pid] ?? 0);
-  return { server: (b.server - a.server) / HZ, browser: browser / HZ, wall: (b.at - a.at) / 1000 };
+  const byKind = {};
+  for (const [pid, t] of Object.entries(b.perPid)) {
+    const d = t - (a.perPid[pid] ?? 0);
+    browser += d;
+    const k = kind(pid);
+    byKind[k] = Math.round(((byKind[k] ?? 0) + d / HZ) * 100) / 100;
+  }
+  return { server: (b.server - a.server) / HZ, browser: browser / HZ, wall: (b.at - a.at) / 1000, byKind };
 }
 
 async function makeTrack(dir, i) {
@@ -223,6 +245,7 @@ async function main() {
       `${t.title}: Sonance ${f(r.sonance.cpuPerMinute)} CPU s/min (server ${f(r.sonance.serverPerMinute)}, browser ${f(r.sonance.browserPerMinute)}), ` +
         `reference ${f(r.reference.cpuPerMinute)} (server ${f(r.reference.serverPerMinute)}); ratio ${f(r.ratio)}; load ${r.load1}`,
     );
+    log(`  Chromium CPU s by process over the window: Sonance ${JSON.stringify(r.sonance.byKind)}; reference ${JSON.stringify(r.reference.byKind)}`);
     runs.push(r);
     await sleep(2000);
   }
@@ -240,7 +263,7 @@ async function main() {
     const f = (x) => (x === null ? '—' : x.toFixed(2));
     lines.push(`| ${name} | ${f(s.median)} | ${f(s.min)} | ${f(s.max)} | ${s.n}/${runs.length} |`);
   }
-  const l = stats(loads);
+  const l = Object.fromEntries(Object.entries(stats(loads)).map(([k, v]) => [k, typeof v === 'number' && k !== 'n' ? Math.round(v * 100) / 100 : v]));
   process.stdout.write(
     `## Cost of listening — ${RUNS} runs, ${SECONDS} s from the click, preset \`${opt.preset}\`\n\n${lines.join('\n')}\n\nload average (1 min): median ${l.median} (min ${l.min}, max ${l.max}).\n\n` +
       '```json\n' +

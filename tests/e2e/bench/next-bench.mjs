@@ -324,7 +324,7 @@ async function main() {
     summary[`${fig} ${def}`] = s;
     lines.push(`| ${fig} | ${def} | ${fmt(s.median)} | ${fmt(s.min)} | ${fmt(s.max)} | ${s.n}/${runs.length} |`);
   }
-  const l = stats(loads);
+  const l = Object.fromEntries(Object.entries(stats(loads)).map(([k, v]) => [k, typeof v === 'number' && k !== 'n' ? Math.round(v * 100) / 100 : v]));
   process.stdout.write(
     `## Next → sound — ${RUNS} runs, preset \`${opt.preset}\`\n\n${lines.join('\n')}\n\nload average (1 min) during the run: median ${l.median} (min ${l.min}, max ${l.max}).\n\n` +
       '```json\n' +
