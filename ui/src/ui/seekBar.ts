@@ -43,8 +43,9 @@ export class SeekBar {
 
   update(time: number, buffered: Range[], processed: Range[]): void {
     if (!this.dragging) {
-      // The slider's own step (0.1 s).
-      setIfChanged(this.input, 'value', String(Math.round(time * 10) / 10));
+      // A thousandth of the track (a pixel on a 1000 px bar), at least the slider's step.
+      const q = Math.max(0.1, this.duration / 1000);
+      setIfChanged(this.input, 'value', String(Math.round((Math.round(time / q) * q) * 10) / 10));
       this.paintFill(time);
     }
     const text = `${Math.floor(time / 60)} minutes ${Math.floor(time % 60)} seconds`;
