@@ -257,10 +257,15 @@ function start(): void {
     prevBtn.disabled = nextBtn.disabled = !queued;
   }
 
+  /** Text written only when it changes (the now-playing area is redrawn several times a second). */
+  function setText(el: HTMLElement, text: string): void {
+    if (el.textContent !== text) el.textContent = text;
+  }
+
   function renderTime(): void {
     const t = preview ?? player.currentTime;
-    elapsed.textContent = formatTime(t);
-    total.textContent = formatTime(player.duration);
+    setText(elapsed, formatTime(t));
+    setText(total, formatTime(player.duration));
     seekBar.update(t, player.bufferedRanges(), player.processedRanges());
   }
 
@@ -303,8 +308,8 @@ function start(): void {
           .catch(() => {});
       }
     }
-    nowTitle.textContent = meta ? meta.title || 'Untitled' : id !== null ? 'Loading…' : 'Nothing playing';
-    nowSub.textContent = meta ? [meta.artist, meta.album].filter(Boolean).join(' — ') : '';
+    setText(nowTitle, meta ? meta.title || 'Untitled' : id !== null ? 'Loading…' : 'Nothing playing');
+    setText(nowSub, meta ? [meta.artist, meta.album].filter(Boolean).join(' — ') : '');
     nowCover.show(id, meta?.has_cover);
     setMediaMetadata(id, meta);
     seekBar.setDuration(player.track?.duration_s ?? 0);

@@ -679,7 +679,8 @@ export class Player extends EventTarget {
           break;
       }
     }
-    this.changed();
+    // Nothing to do (most ticks while playing): nothing changed for the page to redraw.
+    if (actions.length > 0) this.changed();
   }
 
   private startFetch(req: ChunkRequest): void {

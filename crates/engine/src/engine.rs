@@ -98,6 +98,24 @@ impl Track {
     }
 }
 
+/// A track's analysis as kept outside the engine (e.g. by the library).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredAnalysis {
+    /// Integrated loudness, LUFS (−∞: silent): what album mode needs of it.
+    pub loudness_lufs: f64,
+    /// What [`Engine::prime_analysis`] takes back.
+    pub text: String,
+}
+
+/// `analysis` with the default choice (`adaptive` at full intensity) calibrated, as text.
+fn stored_form(analysis: &TrackAnalysis) -> Result<StoredAnalysis> {
+    let _ = Enhancement::new(crate::Preset::Adaptive, 1.0)?.spec(analysis);
+    Ok(StoredAnalysis {
+        loudness_lufs: analysis.stats().loudness_lufs,
+        text: analysis.to_stored(),
+    })
+}
+
 /// Tracks whose analysis is kept: each holds its excerpts (16 × 0.8 s of 48 kHz stereo,
 /// ~5 MB), which later preset or intensity changes calibrate on. The playing track, the next
 /// one and a couple of recent ones.
@@ -148,6 +166,43 @@ impl Engine {
         let a = Arc::new(TrackAnalysis::from_file(&track.path, &track.info)?);
         *slot = Some(a.clone());
         Ok(a)
+    }
+
+    /// Make `stored` (an analysis of `track` kept by [`Engine::analyse_for_storage`], e.g. in
+    /// the library) the one in use for `track`, unless one is already known: the track's first
+    /// processed span then needs no analysis. Returns whether it was taken (false: already
+    /// known, or `stored` is not a stored analysis).
+    pub fn prime_analysis(&self, track: &Track, stored: &str) -> bool {
+        let slot = {
+            let mut map = self.analyses.lock().unwrap_or_else(|e| e.into_inner());
+            map.get_or_insert(track.identity.clone(), Default::default)
+                .clone()
+        };
+        let mut slot = slot.lock().unwrap_or_else(|e| e.into_inner());
+        if slot.is_some() {
+            return false;
+        }
+        match TrackAnalysis::from_stored(stored, &track.path, &track.info) {
+            Some(a) => {
+                *slot = Some(Arc::new(a));
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Analyse `track` for keeping outside the engine (the library, at scan time): its
+    /// statistics and the calibration of the default choice (`adaptive` at full intensity),
+    /// as [`Engine::prime_analysis`] takes them back. The engine's own kept analyses are
+    /// neither used nor disturbed (a library's worth of tracks passes through here).
+    pub fn analyse_for_storage(&self, track: &Track) -> Result<StoredAnalysis> {
+        stored_form(&TrackAnalysis::from_file(&track.path, &track.info)?)
+    }
+
+    /// [`Engine::analysis`] (measured now if it is not known) in the form
+    /// [`Engine::analyse_for_storage`] gives.
+    pub fn stored_analysis(&self, track: &Track) -> Result<StoredAnalysis> {
+        stored_form(&*self.analysis(track)?)
     }
 
     /// The analysis `enh` needs on `track` (none for bypass).

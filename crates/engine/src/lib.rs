@@ -40,6 +40,6 @@ pub mod webm;
 pub use chunk::ChunkPlan;
 pub use decode::SourceInfo;
 pub use encode::EncoderSettings;
-pub use engine::{Engine, EngineConfig, Track};
+pub use engine::{Engine, EngineConfig, StoredAnalysis, Track};
 pub use enhance::{album_loudness, Enhancement, Preset};
 pub use error::{Error, ErrorKind, Result};

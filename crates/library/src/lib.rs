@@ -428,6 +428,22 @@ impl Library {
         })
     }
 
+    /// Tracks (not missing) with no analysis stored for their file as it is now, at most
+    /// `limit`, in the order they were added: what a background analysis has left to do.
+    pub fn tracks_without_analysis(&self, limit: usize) -> Result<Vec<TrackId>> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.read(|c| {
+            c.prepare_cached(
+                "SELECT t.id FROM tracks t LEFT JOIN analysis a
+                   ON a.track_id = t.id AND a.size = t.size AND a.mtime = t.mtime
+                 WHERE a.track_id IS NULL AND t.missing = 0 ORDER BY t.num LIMIT ?1",
+            )?
+            .query_map([limit], |r| r.get::<_, String>(0))?
+            .collect::<rusqlite::Result<Vec<String>>>()
+        })
+        .map(|ids| ids.iter().filter_map(|s| TrackId::parse(s)).collect())
+    }
+
     // ---- browse ----
 
     /// A page of albums, sorted by album artist then title (missing tracks not counted).

@@ -605,8 +605,13 @@ fn rescans_touch_only_what_changed_and_removed_tracks_stay_removed() {
 
     // Analysis is kept while the file is unchanged.
     let t1 = TrackId::for_path(&music.join("t1.mp3"));
+    assert_eq!(lib.tracks_without_analysis(100).unwrap().len(), 4);
+    assert_eq!(lib.tracks_without_analysis(2).unwrap().len(), 2);
     lib.set_analysis(&t1, b"opaque").unwrap();
     assert_eq!(lib.analysis(&t1).unwrap().as_deref(), Some(&b"opaque"[..]));
+    let left = lib.tracks_without_analysis(100).unwrap();
+    assert_eq!(left.len(), 3);
+    assert!(!left.contains(&t1), "analysed");
     lib.record_play(&t1).unwrap();
     lib.record_play(&t1).unwrap();
 
@@ -641,6 +646,9 @@ fn rescans_touch_only_what_changed_and_removed_tracks_stay_removed() {
     assert!(one.last_played_at.is_some());
     assert_eq!(lib.analysis(&t1).unwrap(), None, "the file changed");
     let t2 = TrackId::for_path(&music.join("t2.mp3"));
+    let left = lib.tracks_without_analysis(100).unwrap();
+    assert!(left.contains(&t1), "the file changed: to analyse again");
+    assert!(!left.contains(&t2), "missing: nothing to analyse");
     let gone = lib.track(&t2).unwrap().unwrap();
     assert!(gone.missing);
     assert_eq!(lib.tracks(&TrackQuery::default()).unwrap().total, 4);

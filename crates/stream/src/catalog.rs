@@ -21,12 +21,36 @@ const OPENED_KEPT: usize = 64;
 /// analysis, ~60 ms, the first time the album plays in album mode).
 const ALBUM_MODE_MAX_TRACKS: usize = 100;
 
-/// What the library keeps of a track's analysis: what album mode needs.
+/// Tracks the background analysis reads from the library at a time.
+const ANALYSIS_BATCH: usize = 64;
+/// Tracks that could not be analysed, remembered so one pass does not try them again; a
+/// pass that meets more stops (they are tried again at the next pass).
+const ANALYSIS_FAILURES_KEPT: usize = 4096;
+
+/// What the library keeps of a track's analysis: what album mode needs, and the engine's
+/// analysis itself (`Engine::prime_analysis`), so a track's first play needs none.
 #[derive(serde::Serialize, serde::Deserialize)]
 struct StoredLoudness {
     /// Integrated loudness, LUFS; `None` for silence.
     loudness_lufs: Option<f64>,
     seconds: f64,
+    /// The engine's analysis (`sonance_engine::StoredAnalysis::text`); absent in what
+    /// earlier versions stored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    engine: Option<String>,
+}
+
+impl StoredLoudness {
+    fn new(stored: sonance_engine::StoredAnalysis, seconds: f64) -> Self {
+        StoredLoudness {
+            loudness_lufs: stored
+                .loudness_lufs
+                .is_finite()
+                .then_some(stored.loudness_lufs),
+            seconds,
+            engine: Some(stored.text),
+        }
+    }
 }
 
 /// One track: its record, and the engine's view of it (or why it cannot play).
@@ -50,9 +74,11 @@ struct Opened {
     track: Result<Arc<Track>, Arc<Error>>,
 }
 
-/// The background scanner: a thread that scans whenever asked, and the folder watcher.
+/// The background scanner: a thread that scans whenever asked, a thread that analyses
+/// what the library has not analysed yet, and the folder watcher.
 struct Background {
     wake: SyncSender<()>,
+    analyse: SyncSender<()>,
     cancel: Arc<AtomicBool>,
     watcher: Option<Watcher>,
 }
@@ -98,6 +124,7 @@ impl Catalog {
                     for p in paths.iter().filter(|p| p.is_dir()) {
                         watch(bg, p);
                     }
+                    ask(&bg.analyse);
                 }
                 ids
             }
@@ -177,17 +204,12 @@ impl Catalog {
             return Some(l);
         }
         let track = self.open(&record.id, record).ok()?;
-        let analysis = match self.engine.analysis(&track) {
-            Ok(a) => a,
+        let l = match self.engine.stored_analysis(&track) {
+            Ok(a) => StoredLoudness::new(a, track.duration_s()),
             Err(e) => {
                 log::warn!("album mode leaves out {}: {e}", record.path.display());
                 return None;
             }
-        };
-        let lufs = analysis.stats().loudness_lufs;
-        let l = StoredLoudness {
-            loudness_lufs: lufs.is_finite().then_some(lufs),
-            seconds: track.duration_s(),
         };
         if let Ok(bytes) = serde_json::to_vec(&l) {
             if let Err(e) = self.library.set_analysis(&record.id, &bytes) {
@@ -218,8 +240,17 @@ impl Catalog {
             .open(&record.path)
             .map(Arc::new)
             .map_err(Arc::new);
-        if let Err(e) = &track {
-            log::warn!("{e}");
+        match &track {
+            Err(e) => log::warn!("{e}"),
+            // Analysed in the background (or for album mode) before: the first processed
+            // span needs no analysis.
+            Ok(t) => {
+                let stored = self.library.analysis(id).ok().flatten();
+                let stored = stored.and_then(|b| serde_json::from_slice::<StoredLoudness>(&b).ok());
+                if let Some(text) = stored.and_then(|s| s.engine) {
+                    self.engine.prime_analysis(t, &text);
+                }
+            }
         }
         lock(&self.opened).put(
             id.clone(),
@@ -248,14 +279,18 @@ impl Catalog {
         };
         // One pending request is enough: a scan covers every folder.
         let (wake, asked) = sync_channel::<()>(1);
+        let (analyse, analysis_asked) = sync_channel::<()>(1);
         let cancel = Arc::new(AtomicBool::new(false));
         let library = Arc::clone(&self.library);
         let stop = Arc::clone(&cancel);
+        let scanned = analyse.clone();
         std::thread::Builder::new()
             .name("library-scan".into())
             .spawn(move || {
                 while asked.recv().is_ok() && !stop.load(Ordering::Relaxed) {
-                    match library.scan(&stop, &|_| {}) {
+                    let result = library.scan(&stop, &|_| {});
+                    ask(&scanned);
+                    match result {
                         Ok(r) => log::info!(
                             "library scan: {} added, {} updated, {} unchanged, {} missing, {} unreadable in {:.1} s",
                             r.added,
@@ -270,8 +305,28 @@ impl Catalog {
                     }
                 }
             })?;
+        let (engine, library, stop) = (
+            Arc::clone(&self.engine),
+            Arc::clone(&self.library),
+            Arc::clone(&cancel),
+        );
+        std::thread::Builder::new()
+            .name("library-analysis".into())
+            .spawn(move || {
+                // Yields to playback and to everything else (its workers inherit it).
+                if let Err(e) = thread_priority::set_current_thread_priority(
+                    thread_priority::ThreadPriority::Min,
+                ) {
+                    log::debug!("cannot lower the analysis thread's priority: {e:?}");
+                }
+                while analysis_asked.recv().is_ok() && !stop.load(Ordering::Relaxed) {
+                    analyse_library(&engine, &library, &stop);
+                }
+            })?;
+        ask(&analyse);
         *bg = Some(Background {
             wake,
+            analyse,
             cancel,
             watcher,
         });
@@ -288,6 +343,68 @@ impl Catalog {
                 Err(TrySendError::Disconnected(())) => log::warn!("the library scanner stopped"),
             }
         }
+    }
+}
+
+/// Ask a background thread for a pass (one pending request is enough).
+fn ask(tx: &SyncSender<()>) {
+    match tx.try_send(()) {
+        Ok(()) | Err(TrySendError::Full(())) => {}
+        Err(TrySendError::Disconnected(())) => log::warn!("a library background thread stopped"),
+    }
+}
+
+/// Analyse every track the library holds no analysis for (its file as it is now) and store
+/// it, until none is left or `stop`: a library track's first play then starts as fast with
+/// `adaptive` as with `bypass`. The engine's own kept analyses are left alone.
+fn analyse_library(engine: &Engine, library: &Library, stop: &AtomicBool) {
+    let mut failed = std::collections::HashSet::new();
+    let started = std::time::Instant::now();
+    let mut done = 0usize;
+    loop {
+        let ids = match library.tracks_without_analysis(ANALYSIS_BATCH + failed.len()) {
+            Ok(ids) => ids,
+            Err(e) => {
+                log::warn!("cannot list the tracks to analyse: {e}");
+                return;
+            }
+        };
+        let todo: Vec<TrackId> = ids.into_iter().filter(|id| !failed.contains(id)).collect();
+        if todo.is_empty() {
+            break;
+        }
+        for id in todo {
+            if stop.load(Ordering::Relaxed) {
+                return;
+            }
+            let Ok(Some(record)) = library.track(&id) else {
+                failed.insert(id);
+                continue;
+            };
+            let stored = engine
+                .open(&record.path)
+                .and_then(|t| Ok((engine.analyse_for_storage(&t)?, t.duration_s())));
+            let bytes = stored.map_err(|e| e.to_string()).and_then(|(a, seconds)| {
+                serde_json::to_vec(&StoredLoudness::new(a, seconds)).map_err(|e| e.to_string())
+            });
+            match bytes.map(|b| library.set_analysis(&id, &b).map_err(|e| e.to_string())) {
+                Ok(Ok(())) => done += 1,
+                Ok(Err(e)) | Err(e) => {
+                    log::debug!("{} is not analysed: {e}", record.path.display());
+                    failed.insert(id);
+                }
+            }
+        }
+        if failed.len() > ANALYSIS_FAILURES_KEPT {
+            break;
+        }
+    }
+    if done > 0 {
+        log::info!(
+            "library analysis: {done} tracks in {:.1} s ({} not analysable)",
+            started.elapsed().as_secs_f64(),
+            failed.len()
+        );
     }
 }
 

@@ -31,26 +31,42 @@ export class SeekBar {
     // which prevents the slider's own step.
   }
 
+  // The bar is redrawn several times a second while playing: only what changed is written
+  // (every write, even of the same value, costs the page a style and layout pass).
   setDuration(d: number): void {
-    this.duration = d > 0 ? d : 0;
-    this.input.max = String(this.duration);
-    this.input.disabled = this.duration === 0;
+    const duration = d > 0 ? d : 0;
+    if (duration === this.duration && this.input.max === String(duration)) return;
+    this.duration = duration;
+    this.input.max = String(duration);
+    this.input.disabled = duration === 0;
   }
 
   update(time: number, buffered: Range[], processed: Range[]): void {
     if (!this.dragging) {
-      this.input.value = String(time);
+      // A thousandth of the track (a pixel on a 1000 px bar), at least the slider's step.
+      const q = Math.max(0.1, this.duration / 1000);
+      setIfChanged(this.input, 'value', String(Math.round((Math.round(time / q) * q) * 10) / 10));
       this.paintFill(time);
     }
-    this.input.setAttribute('aria-valuetext', `${Math.floor(time / 60)} minutes ${Math.floor(time % 60)} seconds`);
+    const text = `${Math.floor(time / 60)} minutes ${Math.floor(time % 60)} seconds`;
+    if (this.input.getAttribute('aria-valuetext') !== text) this.input.setAttribute('aria-valuetext', text);
     paintRanges(this.bufferedLayer, buffered, this.duration);
     paintRanges(this.processedLayer, processed, this.duration);
   }
 
   private paintFill(t: number): void {
     const pct = this.duration > 0 ? Math.min(100, (t / this.duration) * 100) : 0;
-    this.fill.style.width = `${pct}%`;
+    setIfChanged(this.fill.style, 'width', percent(pct));
   }
+}
+
+/** A share of the bar as CSS, to a tenth of a percent (a pixel on a 1000 px bar). */
+function percent(x: number): string {
+  return `${Math.round(x * 10) / 10}%`;
+}
+
+function setIfChanged<T extends object, K extends keyof T>(target: T, key: K, value: T[K]): void {
+  if (target[key] !== value) target[key] = value;
 }
 
 function paintRanges(layer: HTMLElement, ranges: Range[], duration: number): void {
@@ -61,7 +77,7 @@ function paintRanges(layer: HTMLElement, ranges: Range[], duration: number): voi
     const el = layer.children[i] as HTMLElement;
     const left = duration > 0 ? (a / duration) * 100 : 0;
     const width = duration > 0 ? ((b - a) / duration) * 100 : 0;
-    el.style.left = `${left}%`;
-    el.style.width = `${Math.max(0, width)}%`;
+    setIfChanged(el.style, 'left', percent(left));
+    setIfChanged(el.style, 'width', percent(Math.max(0, width)));
   });
 }

@@ -9,8 +9,8 @@
 //! asked for first.
 
 use std::collections::HashMap;
-use std::path::Path;
-use std::sync::Mutex;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock};
 
 use realfft::RealFftPlanner;
 
@@ -100,18 +100,30 @@ const MAX_TRIMS: usize = 64;
 
 /// A track's analysis: its statistics, its excerpts, and the loudness calibrations made so
 /// far for it (each computed once per preset and intensity).
+///
+/// An analysis can be kept outside the engine ([`TrackAnalysis::to_stored`], e.g. in the
+/// library, made at scan time) and brought back ([`TrackAnalysis::from_stored`]) without
+/// rendering anything: the statistics and the calibrations stored are the very numbers
+/// measured, so what is rendered with them is byte for byte what a fresh analysis gives. The
+/// excerpts are then rendered only if a calibration that was not stored is asked for.
 pub struct TrackAnalysis {
     stats: TrackStats,
-    excerpts: Vec<Excerpt>,
+    excerpts: OnceLock<Vec<Excerpt>>,
+    /// Where the excerpts come from when they were not rendered yet (a stored analysis).
+    source: Option<(PathBuf, SourceInfo)>,
     trims: Mutex<HashMap<String, f64>>,
 }
+
+/// The first field of a stored analysis: its layout's version.
+const STORED_VERSION: &str = "a1";
 
 impl TrackAnalysis {
     /// Nothing measured: what bypass needs.
     pub fn none() -> Self {
         TrackAnalysis {
             stats: TrackStats::silent(),
-            excerpts: Vec::new(),
+            excerpts: OnceLock::from(Vec::new()),
+            source: None,
             trims: Mutex::new(HashMap::new()),
         }
     }
@@ -120,21 +132,83 @@ impl TrackAnalysis {
     pub fn from_excerpts(excerpts: Vec<Excerpt>) -> Self {
         TrackAnalysis {
             stats: measure(&excerpts),
-            excerpts,
+            excerpts: OnceLock::from(excerpts),
+            source: None,
             trims: Mutex::new(HashMap::new()),
         }
     }
 
     /// Analyse the file at `path`: render its excerpts (no enhancement) and measure them.
     pub fn from_file(path: &Path, info: &SourceInfo) -> Result<Self> {
-        let ranges = excerpt_ranges(render::frames_at_48k(info));
-        let excerpts = par_map(&ranges, |&(a, b, skip)| {
-            let (pcm, _) = render::render_to_vec(path, info, (a, b), Chain::identity())?;
-            Ok(Excerpt { pcm, skip })
+        Ok(Self::from_excerpts(render_excerpts(path, info)?))
+    }
+
+    /// What [`TrackAnalysis::from_stored`] takes back: the statistics and every calibration
+    /// made so far, as exact numbers (the bits of each `f64`), in one line of text.
+    pub fn to_stored(&self) -> String {
+        let s = &self.stats;
+        let mut fields = vec![
+            s.loudness_lufs,
+            s.loudness_range_lu,
+            s.peak_dbfs,
+            s.crest_db,
+            s.correlation,
+            s.side_db,
+        ];
+        fields.extend(s.regions_db);
+        fields.push(s.seconds);
+        let stats: Vec<String> = fields
+            .iter()
+            .map(|x| format!("{:x}", x.to_bits()))
+            .collect();
+        let trims = self.trims.lock().unwrap_or_else(|e| e.into_inner());
+        let mut trims: Vec<String> = trims
+            .iter()
+            .filter(|(k, _)| !k.contains([';', ',', '=']))
+            .map(|(k, t)| format!("{k}={:x}", t.to_bits()))
+            .collect();
+        trims.sort();
+        format!("{STORED_VERSION};{};{}", stats.join(","), trims.join(","))
+    }
+
+    /// An analysis stored by [`TrackAnalysis::to_stored`] for the file at `path` (whose
+    /// excerpts are rendered if a calibration not stored is asked for). `None` when `stored`
+    /// is not such a text (another version, damaged).
+    pub fn from_stored(stored: &str, path: &Path, info: &SourceInfo) -> Option<Self> {
+        let mut parts = stored.split(';');
+        if parts.next()? != STORED_VERSION {
+            return None;
+        }
+        let bits = |x: &str| u64::from_str_radix(x, 16).ok().map(f64::from_bits);
+        let f: Vec<f64> = parts.next()?.split(',').map(bits).collect::<Option<_>>()?;
+        let [loudness_lufs, loudness_range_lu, peak_dbfs, crest_db, correlation, side_db, r0, r1, r2, r3, r4, seconds] =
+            f[..]
+        else {
+            return None;
+        };
+        let mut trims = HashMap::new();
+        for t in parts.next()?.split(',').filter(|t| !t.is_empty()) {
+            let (k, v) = t.split_once('=')?;
+            trims.insert(k.to_string(), bits(v)?);
+        }
+        if parts.next().is_some() || trims.len() > MAX_TRIMS {
+            return None;
+        }
+        Some(TrackAnalysis {
+            stats: TrackStats {
+                loudness_lufs,
+                loudness_range_lu,
+                peak_dbfs,
+                crest_db,
+                correlation,
+                side_db,
+                regions_db: [r0, r1, r2, r3, r4],
+                seconds,
+            },
+            excerpts: OnceLock::new(),
+            source: Some((path.to_path_buf(), info.clone())),
+            trims: Mutex::new(trims),
         })
-        .into_iter()
-        .collect::<Result<Vec<_>>>()?;
-        Ok(Self::from_excerpts(excerpts))
     }
 
     /// What was measured.
@@ -142,9 +216,24 @@ impl TrackAnalysis {
         &self.stats
     }
 
-    /// The excerpts measured.
+    /// The excerpts measured (a stored analysis renders them now, the first time; a file
+    /// that cannot be read any more gives none, and calibrations made on none are neutral).
     pub fn excerpts(&self) -> &[Excerpt] {
-        &self.excerpts
+        self.excerpts.get_or_init(|| match &self.source {
+            Some((path, info)) => render_excerpts(path, info).unwrap_or_else(|e| {
+                log::warn!(
+                    "{}: cannot render the analysis excerpts: {e}",
+                    path.display()
+                );
+                Vec::new()
+            }),
+            None => Vec::new(),
+        })
+    }
+
+    /// Whether the excerpts were rendered (a stored analysis renders them only when needed).
+    pub fn has_excerpts(&self) -> bool {
+        self.excerpts.get().is_some()
     }
 
     /// The calibrated trim for `key`, computed by `compute` the first time it is asked for.
@@ -161,6 +250,17 @@ impl TrackAnalysis {
         trims.insert(key.to_string(), t);
         t
     }
+}
+
+/// The excerpts of the file at `path`, rendered (no enhancement) in parallel.
+fn render_excerpts(path: &Path, info: &SourceInfo) -> Result<Vec<Excerpt>> {
+    let ranges = excerpt_ranges(render::frames_at_48k(info));
+    par_map(&ranges, |&(a, b, skip)| {
+        let (pcm, _) = render::render_to_vec(path, info, (a, b), Chain::identity())?;
+        Ok(Excerpt { pcm, skip })
+    })
+    .into_iter()
+    .collect()
 }
 
 /// Frames `[a, b)` of each excerpt of a track of `total` frames, and its context frames.
@@ -329,6 +429,45 @@ mod tests {
         assert_eq!(r.len(), EXCERPTS);
         assert!(r.windows(2).all(|w| w[0].1 <= w[1].0));
         assert!(r.iter().all(|&(a, b, _)| a >= 0 && b <= 48_000 * 300));
+    }
+
+    #[test]
+    fn a_stored_analysis_comes_back_exact_and_damaged_ones_do_not() {
+        let pcm: Vec<f32> = (0..96_000)
+            .map(|i| ((i as f32) * 0.013).sin() * if i % 2 == 0 { 0.3 } else { 0.2 })
+            .collect();
+        let a = TrackAnalysis::from_excerpts(vec![Excerpt { pcm, skip: 100 }]);
+        assert_eq!(a.trim("adaptive@1000", || -3.25), -3.25);
+        let stored = a.to_stored();
+        let info = SourceInfo {
+            sample_rate: 48_000,
+            channels: 2,
+            codec: "flac".into(),
+            frames: 48_000,
+            title: None,
+            artist: None,
+            album: None,
+        };
+        let b = TrackAnalysis::from_stored(&stored, Path::new("/nonexistent"), &info);
+        let b = b.expect("stored analysis parses");
+        assert_eq!(b.stats(), a.stats());
+        assert!(!b.has_excerpts());
+        // The stored calibration is used as it is; nothing is computed.
+        assert_eq!(b.trim("adaptive@1000", || unreachable!()), -3.25);
+        assert_eq!(b.to_stored(), stored);
+        for bad in [
+            "",
+            "a0;1;",
+            &stored[..stored.len() / 2],
+            &stored.replace(';', ";;"),
+            &format!("{stored},x=zz"),
+            &format!("{stored};"),
+        ] {
+            assert!(
+                TrackAnalysis::from_stored(bad, Path::new("x"), &info).is_none(),
+                "{bad}"
+            );
+        }
     }
 
     #[test]
