@@ -4,10 +4,10 @@
 //   xvfb-run -a dbus-run-session -- node tests/desktop/bench/dropouts.mjs [options]
 //
 //   --runs N              capture runs per variant (default 20)
-//   --variant NAME=BIN[,KEY=VALUE…][,warm]
+//   --variant NAME=BIN[,KEY=VALUE…][,warm][,every=K]
 //                         an app binary to measure, with extra environment for it; `warm`
 //                         fetches every chunk before playing (nothing renders while it
-//                         plays). Repeatable; runs interleave (a round runs every variant once,
+//                         plays); `every=K` runs it in every K-th round only. Repeatable; runs interleave (a round runs every variant once,
 //                         the order rotating), so slow drifts of the machine's load hit all alike.
 //                         Default: main=/work/bin/sonance-desktop.
 //   --stress N            `stress-ng --cpu N` while measuring (default 2; 0 = none), started
@@ -55,9 +55,10 @@ function parseVariant(spec) {
   const eq = spec.indexOf('=');
   if (eq < 1) throw new Error(`--variant NAME=BIN[,KEY=VALUE…][,warm], not ${spec}`);
   const [bin, ...rest] = spec.slice(eq + 1).split(',');
-  const v = { name: spec.slice(0, eq), bin: resolve(REPO, bin), env: {}, warm: false };
+  const v = { name: spec.slice(0, eq), bin: resolve(REPO, bin), env: {}, warm: false, every: 1 };
   for (const r of rest) {
     if (r === 'warm') v.warm = true;
+    else if (r.startsWith('every=')) v.every = Math.max(1, Number(r.slice(6)) || 1);
     else if (r.includes('=')) v.env[r.slice(0, r.indexOf('='))] = r.slice(r.indexOf('=') + 1);
     else throw new Error(`bad variant part ${r}`);
   }
@@ -176,6 +177,7 @@ async function main() {
     for (let i = 0; i < o.runs; i++) {
       for (let k = 0; k < o.variants.length; k++) {
         const variant = o.variants[(i + k) % o.variants.length];
+        if (i % variant.every !== 0) continue;
         const r = await child({ variant, file, seconds: o.seconds, chunk: o.chunk });
         results[variant.name].push(r);
         if (r.failed) {
@@ -197,7 +199,7 @@ async function main() {
   console.log(`\n| variant | runs | runs with a dropout | dropouts | total ms | longest ms | at a chunk join | while a render ran | waiting events |`);
   console.log('|---|---|---|---|---|---|---|---|---|');
   for (const v of o.variants) {
-    const s = summary(v.name, results[v.name], o.runs);
+    const s = summary(v.name, results[v.name], Math.ceil(o.runs / v.every));
     console.log(`| ${s.name} | ${s.runs}${s.failed ? ` (+${s.failed} failed)` : ''} | ${s.withGaps} (${(s.rate * 100).toFixed(0)} %) | ${s.dropouts} | ${s.ms.toFixed(0)} | ${s.longest.toFixed(0)} | ${s.atJoin} | ${s.inRender} | ${s.waits} |`);
   }
   console.log(JSON.stringify(results));
