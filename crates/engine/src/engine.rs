@@ -37,8 +37,10 @@ pub struct EngineConfig {
     /// Where finished fragments are kept.
     pub cache: CacheConfig,
     /// The level of a render made ahead of the playhead (a chunk asked for without `at=`
-    /// that is not a track's first): it yields the CPU to the player's audio threads. Default
-    /// nice 19 (or [`RenderPriority::ENV`]). Renders someone waits for run at the normal level.
+    /// that is not a track's first). Renders someone waits for always run at the normal level.
+    /// Default: normal (or [`RenderPriority::ENV`]). Lowering it was measured against the
+    /// web view's dropouts under load and did not reduce them, while it made prefetch renders
+    /// about 10× slower on a saturated machine (BENCHMARKS.md "Dropouts under load").
     pub ahead_priority: RenderPriority,
 }
 
@@ -54,7 +56,7 @@ impl Default for EngineConfig {
                 memory_bytes: 256 << 20,
                 disk: None,
             },
-            ahead_priority: RenderPriority::ahead_from_env(RenderPriority::Lowest),
+            ahead_priority: RenderPriority::ahead_from_env(RenderPriority::Normal),
         }
     }
 }

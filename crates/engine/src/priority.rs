@@ -1,9 +1,12 @@
 //! How hard render threads compete for the CPU.
 //!
 //! A render the listener waits for (a track's first chunk, a seek or a switch with `at=`) runs
-//! at the normal priority; a render made ahead of the playhead (a prefetch) yields to
-//! everything else on the machine, above all to the web view's audio threads, which must wake
-//! up every few milliseconds to keep the sound card fed (BENCHMARKS.md "Dropouts under load").
+//! at the normal priority; a render made ahead of the playhead (a prefetch) can be set to yield
+//! to everything else on the machine (`EngineConfig::ahead_priority`). Off by default: the web
+//! view's dropouts under load, which this was meant to prevent, came as often with it, and as
+//! often with nothing rendering at all (BENCHMARKS.md "Dropouts under load"), while a lowered
+//! prefetch took about 10× longer on a saturated machine. A span one render lowered is
+//! computed once (the cache's single flight), so a seek that needs it waits at that level.
 //!
 //! Linux only: nice values and `SCHED_IDLE` are per thread there (the `thread-priority` crate), set on the render's own
 //! worker threads, which end with the render. Elsewhere every level is the normal one.

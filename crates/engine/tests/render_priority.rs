@@ -1,7 +1,8 @@
-//! A render made ahead of the playhead (a chunk asked for without `at=` that is not a track's
-//! first) runs its worker threads at the lowest priority, so that it yields the CPU to the
-//! player's audio threads; a render the listener waits for (`at=`, or chunk 0) runs at the
-//! normal one, and the calling thread (a server's pooled thread) keeps its level either way.
+//! With a lowered level for renders made ahead of the playhead (`EngineConfig::ahead_priority`,
+//! or SONANCE_PREFETCH_PRIORITY=lowest|idle), a chunk asked for without `at=` that is not a
+//! track's first runs its worker threads at that level; a render the listener waits for
+//! (`at=`, or chunk 0) runs at the normal one, and the calling thread (a server's pooled
+//! thread) keeps its level either way.
 //! Observed the way `top` would: every thread of this process in /proc/self/task, read while
 //! the render delivers its first span (its workers are then still rendering the others).
 //! One test in its own binary, so no other test's threads are in the picture.
@@ -74,8 +75,8 @@ fn engine(workers: usize, ahead: RenderPriority) -> Engine {
 fn prefetch_renders_run_at_the_lowest_priority_and_renders_waited_for_at_the_normal_one() {
     assert_eq!(
         EngineConfig::default().ahead_priority,
-        RenderPriority::ahead_from_env(RenderPriority::Lowest),
-        "nice 19 unless SONANCE_PREFETCH_PRIORITY says otherwise"
+        RenderPriority::ahead_from_env(RenderPriority::Normal),
+        "normal unless SONANCE_PREFETCH_PRIORITY says otherwise"
     );
     let me = this_thread();
     let before = current_thread_level().unwrap();

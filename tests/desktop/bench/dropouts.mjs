@@ -7,9 +7,14 @@
 //   --variant NAME=BIN[,KEY=VALUE…][,warm][,every=K]
 //                         an app binary to measure, with extra environment for it; `warm`
 //                         fetches every chunk before playing (nothing renders while it
-//                         plays); `every=K` runs it in every K-th round only. Repeatable; runs interleave (a round runs every variant once,
-//                         the order rotating), so slow drifts of the machine's load hit all alike.
+//                         plays); `every=K` runs it in every K-th round only. Repeatable;
+//                         runs interleave (a round runs every variant once, the order
+//                         rotating), so slow drifts of the machine's load hit all alike.
 //                         Default: main=/work/bin/sonance-desktop.
+//                         BIN `gst` (with `buffer=US`): no app at all, a plain GStreamer
+//                         pipeline (gst-launch-1.0 filesrc ! matroskademux ! opusdec !
+//                         pulsesink buffer-time=US) playing the same noise as Opus/WebM
+//                         (ffmpeg's libopus): the platform's own dropout rate under the load.
 //   --stress N            `stress-ng --cpu N` while measuring (default 2; 0 = none), started
 //                         and stopped here (and capped by its own --timeout).
 //   --seconds S, --chunk C  the pink-noise track and chunk length (default 30 s, 5 s: the
@@ -21,11 +26,14 @@
 // request's render window runs from the request to the last append of that chunk.
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { captureRun, mediaClock, pinkNoise } from '../capture.mjs';
-import { REPO, tempDir, sleep } from '../driver.mjs';
+import { decodeF32 } from '../../e2e/helpers.mjs';
+import { analyseJoins } from '../../e2e/joins.mjs';
+import { captureRun, dropouts, mediaClock, pinkNoise, RATE } from '../capture.mjs';
+import { ARTIFACTS, REPO, ffmpeg, startPulse, tempDir, sleep } from '../driver.mjs';
 
 const SELF = fileURLToPath(import.meta.url);
 /** One run's cap (launch, warm-up, 30 s of playback, close, analysis). */
@@ -55,10 +63,11 @@ function parseVariant(spec) {
   const eq = spec.indexOf('=');
   if (eq < 1) throw new Error(`--variant NAME=BIN[,KEY=VALUE…][,warm], not ${spec}`);
   const [bin, ...rest] = spec.slice(eq + 1).split(',');
-  const v = { name: spec.slice(0, eq), bin: resolve(REPO, bin), env: {}, warm: false, every: 1 };
+  const v = { name: spec.slice(0, eq), bin: bin === 'gst' ? 'gst' : resolve(REPO, bin), env: {}, warm: false, every: 1, bufferUs: 200000 };
   for (const r of rest) {
     if (r === 'warm') v.warm = true;
     else if (r.startsWith('every=')) v.every = Math.max(1, Number(r.slice(6)) || 1);
+    else if (r.startsWith('buffer=')) v.bufferUs = Math.max(1000, Number(r.slice(7)) || 200000);
     else if (r.includes('=')) v.env[r.slice(0, r.indexOf('='))] = r.slice(r.indexOf('=') + 1);
     else throw new Error(`bad variant part ${r}`);
   }
@@ -67,8 +76,38 @@ function parseVariant(spec) {
 
 const loadavg = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 
+/** A plain GStreamer pipeline playing `webm` into a private PulseAudio sink, captured. */
+async function gstRun({ variant, file, webm, seconds }) {
+  const load0 = loadavg();
+  const pulse = await startPulse({ rate: RATE });
+  try {
+    await mkdir(ARTIFACTS, { recursive: true });
+    const capFile = join(ARTIFACTS, `dropouts-${variant.name}.f32`);
+    const rec = await pulse.record(capFile);
+    try {
+      await new Promise((res, rej) => {
+        const p = spawn('gst-launch-1.0', ['-q', 'filesrc', `location=${webm}`, '!', 'matroskademux', '!', 'opusdec', '!', 'audioconvert', '!', 'audioresample', '!', 'pulsesink', `buffer-time=${variant.bufferUs}`], { env: { ...process.env, ...pulse.env }, stdio: 'ignore' });
+        const cap = setTimeout(() => p.kill('SIGKILL'), (seconds + 60) * 1000);
+        p.once('exit', (code) => (clearTimeout(cap), code === 0 ? res() : rej(new Error(`gst-launch-1.0 exited ${code}`))));
+      });
+      await sleep(300);
+    } finally {
+      await rec.stop();
+    }
+    const buf = await readFile(capFile);
+    const captured = new Float32Array(buf.buffer, buf.byteOffset, buf.byteLength / 4);
+    const source = await decodeF32(file, RATE);
+    const { globalOffset } = analyseJoins(source, captured, [], RATE);
+    const gaps = dropouts(captured, globalOffset, RATE).map(([a, b]) => ({ from: +a.toFixed(3), ms: +((b - a) * 1000).toFixed(1), atJoin: false, toJoinS: 0, inRender: [], sinceRequestS: null }));
+    console.log(`RESULT ${JSON.stringify({ variant: variant.name, load: `${load0} → ${loadavg()}`, waits: 0, capturedS: +(captured.length / 2 / RATE).toFixed(2), requests: [], gaps })}`);
+  } finally {
+    await pulse.stop();
+  }
+}
+
 /** Child mode: one capture run of one variant; prints one JSON line. */
-async function one({ variant, file, seconds, chunk }) {
+async function one({ variant, file, webm, seconds, chunk }) {
+  if (variant.bin === 'gst') return gstRun({ variant, file, webm, seconds });
   const load0 = loadavg();
   const run = await captureRun({ file, seconds, chunk, title: 'pinkdrop', warm: variant.warm, env: variant.env, capName: `dropouts-${variant.name}.f32` });
   const clock = mediaClock(run.log.appends);
@@ -104,7 +143,7 @@ async function one({ variant, file, seconds, chunk }) {
 /** Run one capture in a child process (its own driver module state), capped in time. */
 function child(args) {
   return new Promise((res) => {
-    const env = { ...process.env, SONANCE_DESKTOP_BIN: args.variant.bin };
+    const env = { ...process.env, ...(args.variant.bin === 'gst' ? {} : { SONANCE_DESKTOP_BIN: args.variant.bin }) };
     const p = spawn(process.execPath, [SELF, '--one', JSON.stringify(args)], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
@@ -161,6 +200,8 @@ async function main() {
   if (o.one) return one(o.one);
   const dir = await tempDir('sonance-dropouts-');
   const file = await pinkNoise(join(dir, 'pinkdrop.flac'), o.seconds);
+  const webm = join(dir, 'pinkdrop.webm');
+  if (o.variants.some((v) => v.bin === 'gst')) await ffmpeg(['-i', file, '-ar', '48000', '-c:a', 'libopus', '-b:a', '128k', webm]);
   const capS = Math.ceil((o.runs * o.variants.length * RUN_CAP_MS) / 1000) + 60;
   console.log(`# ${o.runs} runs × ${o.variants.map((v) => `${v.name} (${v.bin}${v.warm ? ', warm' : ''}${Object.keys(v.env).length ? `, ${JSON.stringify(v.env)}` : ''})`).join(', ')}`);
   console.log(`# load: stress-ng --cpu ${o.stress}; ${o.seconds} s pink noise, ${o.chunk} s chunks; uptime at start: ${loadavg()}`);
@@ -178,7 +219,7 @@ async function main() {
       for (let k = 0; k < o.variants.length; k++) {
         const variant = o.variants[(i + k) % o.variants.length];
         if (i % variant.every !== 0) continue;
-        const r = await child({ variant, file, seconds: o.seconds, chunk: o.chunk });
+        const r = await child({ variant, file, webm, seconds: o.seconds, chunk: o.chunk });
         results[variant.name].push(r);
         if (r.failed) {
           console.log(`${variant.name} run ${i + 1}: FAILED ${r.failed}`);
