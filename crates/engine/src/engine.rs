@@ -16,6 +16,7 @@ use crate::encode::{EncoderSettings, Span};
 use crate::enhance::{Enhancement, TrackAnalysis};
 use crate::error::{Error, Result};
 use crate::pipeline::{self, Source};
+use crate::priority::RenderPriority;
 use crate::render::frames_at_48k;
 use crate::webm;
 
@@ -35,6 +36,12 @@ pub struct EngineConfig {
     pub workers_per_chunk: usize,
     /// Where finished fragments are kept.
     pub cache: CacheConfig,
+    /// The level of a render made ahead of the playhead (a chunk asked for without `at=`
+    /// that is not a track's first). Renders someone waits for always run at the normal level.
+    /// Default: normal (or [`RenderPriority::ENV`]). Lowering it was measured against the
+    /// web view's dropouts under load and did not reduce them, while it made prefetch renders
+    /// about 10× slower on a saturated machine (BENCHMARKS.md "Dropouts under load").
+    pub ahead_priority: RenderPriority,
 }
 
 impl Default for EngineConfig {
@@ -49,6 +56,7 @@ impl Default for EngineConfig {
                 memory_bytes: 256 << 20,
                 disk: None,
             },
+            ahead_priority: RenderPriority::ahead_from_env(RenderPriority::Normal),
         }
     }
 }
@@ -282,9 +290,10 @@ impl Engine {
         if let Some(cached) = cached {
             return Ok(cached.concat());
         }
-        pipeline::in_order(
+        pipeline::in_order_at(
             &order,
             self.config.workers_per_chunk,
+            self.render_priority(n, first_at),
             |(key, span)| self.span(track, n, key, span, enh),
             |clusters| {
                 if on_clusters(&clusters).is_break() {
@@ -295,6 +304,18 @@ impl Engine {
             },
         )?;
         Ok(segment)
+    }
+
+    /// The level of the threads rendering chunk `n` asked for with `first_at`: the page asks
+    /// for the chunk it plays from (a start, a seek, a switch) with `at=`, and for the chunks
+    /// after it without (prefetch, made while earlier chunks play). A first chunk without
+    /// `at=` may be a track about to be heard, so it is never lowered.
+    fn render_priority(&self, n: u64, first_at: Option<f64>) -> RenderPriority {
+        if first_at.is_none() && n > 0 {
+            self.config.ahead_priority
+        } else {
+            RenderPriority::Normal
+        }
     }
 
     /// The spans of chunk `n` with their cache keys, in the order to deliver them for

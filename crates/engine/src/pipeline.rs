@@ -25,6 +25,7 @@ use crate::decode::SourceInfo;
 use crate::encode::{EncoderSettings, Lead, Span};
 use crate::enhance::Chain;
 use crate::error::{Error, Result};
+use crate::priority::RenderPriority;
 use crate::render::{self, RenderReport};
 use crate::webm;
 
@@ -124,10 +125,23 @@ pub fn in_order<I: Sync, T: Send>(
     spans: &[I],
     workers: usize,
     job: impl Fn(&I) -> Result<T> + Sync,
+    deliver: impl FnMut(T) -> Result<()>,
+) -> Result<()> {
+    in_order_at(spans, workers, RenderPriority::Normal, job, deliver)
+}
+
+/// [`in_order`] with the workers at `priority` (a render ahead of the playhead yields the CPU).
+/// A lowered render always runs on worker threads of its own, which end with it: the calling
+/// thread (a server's pooled thread) keeps its level.
+pub fn in_order_at<I: Sync, T: Send>(
+    spans: &[I],
+    workers: usize,
+    priority: RenderPriority,
+    job: impl Fn(&I) -> Result<T> + Sync,
     mut deliver: impl FnMut(T) -> Result<()>,
 ) -> Result<()> {
     let workers = workers.clamp(1, spans.len().max(1));
-    if workers == 1 {
+    if workers == 1 && !priority.is_lowered() {
         for span in spans {
             deliver(job(span)?)?;
         }
@@ -141,6 +155,7 @@ pub fn in_order<I: Sync, T: Send>(
             .map(|_| {
                 let (tx, job, next, stop) = (tx.clone(), &job, &next, &stop);
                 scope.spawn(move || {
+                    priority.apply_to_current_thread();
                     while !stop.load(Ordering::Relaxed) {
                         let i = next.fetch_add(1, Ordering::Relaxed);
                         let Some(span) = spans.get(i) else { break };
