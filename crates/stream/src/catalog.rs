@@ -314,11 +314,7 @@ impl Catalog {
             .name("library-analysis".into())
             .spawn(move || {
                 // Yields to playback and to everything else (its workers inherit it).
-                if let Err(e) = thread_priority::set_current_thread_priority(
-                    thread_priority::ThreadPriority::Min,
-                ) {
-                    log::debug!("cannot lower the analysis thread's priority: {e:?}");
-                }
+                sonance_engine::RenderPriority::Lowest.apply_to_current_thread();
                 while analysis_asked.recv().is_ok() && !stop.load(Ordering::Relaxed) {
                     analyse_library(&engine, &library, &stop);
                 }
