@@ -14,13 +14,12 @@
 // process descended from this script (Chromium's browser, GPU, utility and renderer
 // processes), read at both ends. Minutes of playback = the element's advance over the window.
 // Processes that start and end inside a window are not seen (the tabs stay open throughout).
-import { createServer } from 'node:http';
-import { createReadStream, existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { REPO, ffmpeg, launch, startServer, tempDir, trackButton, sleep } from '../helpers.mjs';
-import { harness } from './harness.mjs';
+import { harness, startReferenceServer, startIn } from './harness.mjs';
 
 const { values: opt } = parseArgs({
   options: {
@@ -129,40 +128,6 @@ const a = document.getElementById('a');
 document.getElementById('play').addEventListener('click', () => { a.src = new URLSearchParams(location.search).get('src'); a.play().catch((e) => (window.__playError = String(e))); });
 </script>`;
 
-function startStatic(dir) {
-  const server = createServer((req, res) => {
-    const url = new URL(req.url, 'http://127.0.0.1');
-    if (url.pathname === '/ref.html') {
-      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
-      return res.end(REF_HTML);
-    }
-    const name = basename(decodeURIComponent(url.pathname));
-    const file = join(dir, name);
-    if (!/^[\w.-]+\.webm$/.test(name) || !existsSync(file)) {
-      res.writeHead(404);
-      return res.end();
-    }
-    const size = statSync(file).size;
-    const headers = { 'content-type': 'audio/webm', 'accept-ranges': 'bytes', 'cache-control': 'no-store' };
-    const m = /^bytes=(\d+)-(\d*)$/.exec(req.headers.range ?? '');
-    if (m) {
-      const start = Number(m[1]);
-      const end = Math.min(m[2] !== '' ? Number(m[2]) : size - 1, size - 1);
-      if (start > end) {
-        res.writeHead(416, { 'content-range': `bytes */${size}` });
-        return res.end();
-      }
-      res.writeHead(206, { ...headers, 'content-range': `bytes ${start}-${end}/${size}`, 'content-length': end - start + 1 });
-      return createReadStream(file, { start, end }).pipe(res);
-    }
-    res.writeHead(200, { ...headers, 'content-length': size });
-    createReadStream(file).pipe(res);
-  });
-  return new Promise((resolve) =>
-    server.listen(0, '127.0.0.1', () => resolve({ url: `http://127.0.0.1:${server.address().port}/`, close: () => new Promise((r) => server.close(() => r())) })),
-  );
-}
-
 /** Play for SECONDS from the click on `clickable`; CPU used over that window. */
 async function window_(page, serverPid, click, positionOf) {
   const a = snapshot(serverPid);
@@ -204,20 +169,12 @@ async function main() {
     { chunkSeconds: 30, cacheDir, timeoutMs: 60_000 },
   );
   cleanups.push(() => server.stop());
-  const ref = await startStatic(refDir);
+  const ref = await startReferenceServer(refDir, REF_HTML);
   cleanups.push(() => ref.close());
   const browser = await launch();
   cleanups.push(() => browser.close());
   const context = browser.context;
-  await context.addInitScript((p) => {
-    try {
-      if (!sessionStorage.getItem('bench-init')) {
-        localStorage.setItem('sonance.preset', p);
-        localStorage.setItem('sonance.intensity', '1');
-        sessionStorage.setItem('bench-init', '1');
-      }
-    } catch {}
-  }, opt.preset);
+  await startIn(context, opt.preset);
   await sleep(3000); // the library scan and the browser's start-up settle
 
   const runs = [];

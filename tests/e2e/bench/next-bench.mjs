@@ -16,13 +16,12 @@
 //           src = B and play() → `playing` / currentTime > 0.
 // Prints a Markdown table and the raw figures as JSON (stdout); progress on stderr. Every
 // wait is capped; a watchdog ends everything after --max-minutes.
-import { createServer } from 'node:http';
-import { createReadStream, existsSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { REPO, ffmpeg, launch, startServer, tempDir, trackButton, sleep } from '../helpers.mjs';
-import { harness } from './harness.mjs';
+import { harness, startReferenceServer, startIn } from './harness.mjs';
 
 const { values: opt } = parseArgs({
   options: {
@@ -95,40 +94,6 @@ const q = new URLSearchParams(location.search);
 document.getElementById('play').addEventListener('click', () => { a.src = q.get('a'); a.play().catch((e) => (window.__playError = String(e))); });
 document.getElementById('next').addEventListener('click', () => { a.src = q.get('b'); a.play().catch((e) => (window.__playError = String(e))); });
 </script>`;
-
-function startStatic(dir) {
-  const server = createServer((req, res) => {
-    const url = new URL(req.url, 'http://127.0.0.1');
-    if (url.pathname === '/ref.html') {
-      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
-      return res.end(REF_HTML);
-    }
-    const name = basename(decodeURIComponent(url.pathname));
-    const file = join(dir, name);
-    if (!/^[\w.-]+\.webm$/.test(name) || !existsSync(file)) {
-      res.writeHead(404);
-      return res.end();
-    }
-    const size = statSync(file).size;
-    const headers = { 'content-type': 'audio/webm', 'accept-ranges': 'bytes', 'cache-control': 'no-store' };
-    const m = /^bytes=(\d*)-(\d*)$/.exec(req.headers.range ?? '');
-    if (m && m[1] !== '') {
-      const start = Number(m[1]);
-      const end = Math.min(m[2] !== '' ? Number(m[2]) : size - 1, size - 1);
-      if (start > end) {
-        res.writeHead(416, { 'content-range': `bytes */${size}` });
-        return res.end();
-      }
-      res.writeHead(206, { ...headers, 'content-range': `bytes ${start}-${end}/${size}`, 'content-length': end - start + 1 });
-      return createReadStream(file, { start, end }).pipe(res);
-    }
-    res.writeHead(200, { ...headers, 'content-length': size });
-    createReadStream(file).pipe(res);
-  });
-  return new Promise((resolve) =>
-    server.listen(0, '127.0.0.1', () => resolve({ url: `http://127.0.0.1:${server.address().port}/`, close: () => new Promise((r) => server.close(() => r())) })),
-  );
-}
 
 // ------------------------------------------------------------------ in-page probes
 /** Timestamps the click on #next (capture phase), then B's `playing` and B's first advance. */
@@ -267,20 +232,12 @@ async function main() {
     if (!hit) throw new Error(`server does not list ${title}`);
     return String(hit.id);
   };
-  const ref = await startStatic(refDir);
+  const ref = await startReferenceServer(refDir, REF_HTML);
   cleanups.push(() => ref.close());
   const browser = await launch();
   cleanups.push(() => browser.close());
   const context = browser.context;
-  await context.addInitScript((p) => {
-    try {
-      if (!sessionStorage.getItem('bench-init')) {
-        localStorage.setItem('sonance.preset', p);
-        localStorage.setItem('sonance.intensity', '1');
-        sessionStorage.setItem('bench-init', '1');
-      }
-    } catch {}
-  }, opt.preset);
+  await startIn(context, opt.preset);
 
   const runs = [];
   for (const [k, pair] of pairs.entries()) {

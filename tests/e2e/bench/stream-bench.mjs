@@ -34,13 +34,13 @@
 //           server on 127.0.0.1: click → (src=out.webm; play()) → `playing` / currentTime > 0.
 //           Reference time to first audio = transcode + that, per run.
 import { spawn, execFile } from 'node:child_process';
-import { createServer } from 'node:http';
-import { existsSync, readFileSync, statSync, createReadStream, readdirSync } from 'node:fs';
+import { readFileSync, statSync, readdirSync } from 'node:fs';
 import { rm, writeFile } from 'node:fs/promises';
 import { join, extname, basename } from 'node:path';
 import { promisify, parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
 import { REPO, SONANCE_BIN, CHROMIUM, ffmpeg, launch, startServer, tempDir, trackButton, sleep } from '../helpers.mjs';
+import { startReferenceServer, startIn } from './harness.mjs';
 
 const run = promisify(execFile);
 
@@ -213,44 +213,6 @@ document.getElementById('play').addEventListener('click', () => {
   a.play().catch((e) => { window.__playError = String(e); });
 });
 </script></body></html>`;
-
-function startStatic(dir) {
-  const server = createServer((req, res) => {
-    const url = new URL(req.url, 'http://127.0.0.1');
-    if (url.pathname === '/ref.html') {
-      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
-      return res.end(REF_HTML);
-    }
-    const name = basename(decodeURIComponent(url.pathname));
-    const file = join(dir, name);
-    if (!/^[\w.-]+\.webm$/.test(name) || !existsSync(file)) {
-      res.writeHead(404);
-      return res.end();
-    }
-    const size = statSync(file).size;
-    const headers = { 'content-type': 'audio/webm', 'accept-ranges': 'bytes', 'cache-control': 'no-store' };
-    const m = /^bytes=(\d*)-(\d*)$/.exec(req.headers.range ?? '');
-    if (m) {
-      let start = m[1] === '' ? size - Number(m[2]) : Number(m[1]);
-      let end = m[1] !== '' && m[2] !== '' ? Number(m[2]) : size - 1;
-      start = Math.max(0, start);
-      end = Math.min(end, size - 1);
-      if (start > end) {
-        res.writeHead(416, { 'content-range': `bytes */${size}` });
-        return res.end();
-      }
-      res.writeHead(206, { ...headers, 'content-range': `bytes ${start}-${end}/${size}`, 'content-length': end - start + 1 });
-      return createReadStream(file, { start, end }).pipe(res);
-    }
-    res.writeHead(200, { ...headers, 'content-length': size });
-    createReadStream(file).pipe(res);
-  });
-  return new Promise((resolve) =>
-    server.listen(0, '127.0.0.1', () => {
-      resolve({ url: `http://127.0.0.1:${server.address().port}/`, close: () => new Promise((r) => server.close(() => r())) });
-    }),
-  );
-}
 
 async function transcode(input, output) {
   // Exactly the reference command (plus -y and quiet logging), not niced.
@@ -727,21 +689,13 @@ async function main() {
   }
   log(`presets available: ${available.join(', ')}; switch plan: ${JSON.stringify(switchPlan)}`);
 
-  const ref = await startStatic(refDir);
+  const ref = await startReferenceServer(refDir, REF_HTML);
   cleanups.push(() => ref.close());
   const browser = await launch();
   cleanups.push(() => browser.close());
   const context = browser.context;
   // Every new tab starts with the bench's preset at 100 % intensity (the switch stores 50 %).
-  await context.addInitScript((p) => {
-    try {
-      if (!sessionStorage.getItem('bench-init')) {
-        localStorage.setItem('sonance.preset', p);
-        localStorage.setItem('sonance.intensity', '1');
-        sessionStorage.setItem('bench-init', '1');
-      }
-    } catch {}
-  }, START_PRESET);
+  await startIn(context, START_PRESET);
   // The e2e launcher opens one blank tab; keep it (closing the last tab ends the context).
 
   const ctx = { context, server, refUrl: ref.url, refDir, switchPlan, trackIds, durations };

@@ -26,7 +26,7 @@ import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify, parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
-import { harness } from './harness.mjs';
+import { harness, startIn } from './harness.mjs';
 import { REPO, CHROMIUM, ffmpeg, launch, startServer, tempDir, trackButton, sleep } from '../helpers.mjs';
 
 const run = promisify(execFile);
@@ -239,15 +239,7 @@ async function main() {
   const browser = await launch();
   cleanups.push(() => browser.close());
   const context = browser.context;
-  await context.addInitScript((start) => {
-    try {
-      if (!sessionStorage.getItem('bench-init')) {
-        localStorage.setItem('sonance.preset', start);
-        localStorage.setItem('sonance.intensity', '1');
-        sessionStorage.setItem('bench-init', '1');
-      }
-    } catch {}
-  }, START);
+  await startIn(context, START);
   // The core keeps the preset and intensity across tabs: each run starts from START at 100 %.
   const reset = async () => {
     for (const cmd of [{ type: 'set_preset', preset: START }, { type: 'set_intensity', intensity: 1 }]) {
