@@ -19,7 +19,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { REPO, ffmpeg, launch, startServer, tempDir, trackButton, sleep } from '../helpers.mjs';
-import { harness, startReferenceServer, startIn } from './harness.mjs';
+import { harness, startReferenceServer, startIn, stats } from './harness.mjs';
 
 const { values: opt } = parseArgs({
   options: {
@@ -31,7 +31,7 @@ const { values: opt } = parseArgs({
 const RUNS = Math.max(1, Number(opt.runs) | 0);
 const SECONDS = Math.max(10, Number(opt.seconds));
 const TRACK_S = Math.max(300, SECONDS + 30);
-const { log, cleanups, cleanup } = harness('cpu', (4 + RUNS * (2 * SECONDS + 60) / 60) * 60_000);
+const { log, cleanups, run } = harness('cpu', (4 + RUNS * (2 * SECONDS + 60) / 60) * 60_000);
 const HZ = 100; // getconf CLK_TCK on Linux
 
 const loadavg = () => Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]);
@@ -143,13 +143,6 @@ async function window_(page, serverPid, click, positionOf) {
   return { ...u, played_s: p1 - p0, cpuPerMinute: (u.server + u.browser) / minutes, serverPerMinute: u.server / minutes, browserPerMinute: u.browser / minutes };
 }
 
-function stats(xs) {
-  const v = xs.filter((x) => typeof x === 'number' && Number.isFinite(x)).sort((a, b) => a - b);
-  if (!v.length) return { n: 0, median: null, min: null, max: null };
-  const m = v.length >> 1;
-  return { n: v.length, median: v.length % 2 ? v[m] : (v[m - 1] + v[m]) / 2, min: v[0], max: v[v.length - 1] };
-}
-
 async function main() {
   const dir = await tempDir('sonance-cpu-bench-');
   cleanups.push(() => rm(dir, { recursive: true, force: true }));
@@ -229,13 +222,4 @@ async function main() {
   );
 }
 
-main()
-  .then(async () => {
-    await cleanup();
-    process.exit(0);
-  })
-  .catch(async (e) => {
-    log(`failed: ${e?.stack ?? e}`);
-    await cleanup();
-    process.exit(1);
-  });
+run(main);

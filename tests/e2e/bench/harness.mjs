@@ -3,7 +3,7 @@
 // capped at 8 s, and a watchdog that runs them and ends the process when the whole run
 // outlives `maxMs` (and on SIGINT / SIGTERM).
 import { performance } from 'node:perf_hooks';
-import { createReadStream, existsSync, statSync } from 'node:fs';
+import { createReadStream, existsSync, readFileSync, statSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { basename, join } from 'node:path';
 import { sleep } from '../helpers.mjs';
@@ -32,7 +32,38 @@ export function harness(name, maxMs, digits = 1) {
       process.exit(130);
     });
   }
-  return { log, cleanups, cleanup };
+  /** Run `main`, then the clean-ups; exit 0, or 1 with the error logged. */
+  async function run(main) {
+    try {
+      await main();
+    } catch (e) {
+      log(`failed: ${e?.stack ?? e}`);
+      await cleanup();
+      process.exit(1);
+    }
+    await cleanup();
+    process.exit(0);
+  }
+  return { log, cleanups, cleanup, run };
+}
+
+/** Count, median, min and max of the finite numbers in `xs` (nulls when there are none). */
+export function stats(xs) {
+  const v = xs.filter((x) => typeof x === 'number' && Number.isFinite(x)).sort((a, b) => a - b);
+  if (!v.length) return { n: 0, median: null, min: null, max: null };
+  const mid = v.length >> 1;
+  return { n: v.length, median: v.length % 2 ? v[mid] : (v[mid - 1] + v[mid]) / 2, min: v[0], max: v[v.length - 1] };
+}
+
+/** CPU time (utime + stime, clock ticks) that process `pid` has used; 0 once it is gone. */
+export function cpuTicks(pid) {
+  try {
+    const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
+    return Number(f[11]) + Number(f[12]);
+  } catch {
+    return 0;
+  }
 }
 
 /**

@@ -21,7 +21,7 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { REPO, ffmpeg, launch, startServer, tempDir, trackButton, sleep } from '../helpers.mjs';
-import { harness, startReferenceServer, startIn } from './harness.mjs';
+import { harness, startReferenceServer, startIn, stats, cpuTicks } from './harness.mjs';
 
 const { values: opt } = parseArgs({
   options: {
@@ -34,21 +34,12 @@ const { values: opt } = parseArgs({
 const RUNS = Math.max(1, Number(opt.runs) | 0);
 const PHASE_MS = Number(opt['phase-timeout']) * 1000;
 const MAX_MIN = opt['max-minutes'] ? Number(opt['max-minutes']) : 3 + 1.5 * RUNS;
-const { log, cleanups, cleanup } = harness('next', MAX_MIN * 60_000);
+const { log, cleanups, run } = harness('next', MAX_MIN * 60_000);
 
 const loadavg = () => Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]);
 const loads = [];
 setInterval(() => loads.push(loadavg()), 5000).unref();
 
-function cpuTicks(pid) {
-  try {
-    const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
-    return Number(f[11]) + Number(f[12]);
-  } catch {
-    return 0;
-  }
-}
 /** Wait (≤ 10 s) until the server has used no CPU for 300 ms (no render left running). */
 async function quiesce(pid) {
   let last = cpuTicks(pid);
@@ -201,13 +192,6 @@ async function referenceNext(context, refUrl) {
   }
 }
 
-function stats(xs) {
-  const v = xs.filter((x) => typeof x === 'number' && Number.isFinite(x)).sort((a, b) => a - b);
-  if (!v.length) return { n: 0, median: null, min: null, max: null };
-  const m = v.length >> 1;
-  return { n: v.length, median: v.length % 2 ? v[m] : (v[m - 1] + v[m]) / 2, min: v[0], max: v[v.length - 1] };
-}
-
 async function main() {
   const dir = await tempDir('sonance-next-bench-');
   cleanups.push(() => rm(dir, { recursive: true, force: true }));
@@ -290,13 +274,4 @@ async function main() {
   );
 }
 
-main()
-  .then(async () => {
-    await cleanup();
-    process.exit(0);
-  })
-  .catch(async (e) => {
-    log(`failed: ${e?.stack ?? e}`);
-    await cleanup();
-    process.exit(1);
-  });
+run(main);

@@ -40,7 +40,7 @@ import { join, extname, basename } from 'node:path';
 import { promisify, parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
 import { REPO, SONANCE_BIN, CHROMIUM, ffmpeg, launch, startServer, tempDir, trackButton, sleep } from '../helpers.mjs';
-import { startReferenceServer, startIn } from './harness.mjs';
+import { startReferenceServer, startIn, stats, cpuTicks } from './harness.mjs';
 
 const run = promisify(execFile);
 
@@ -141,15 +141,6 @@ function busyProcesses() {
     } catch {}
   }
   return names;
-}
-function cpuTicks(pid) {
-  try {
-    const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
-    return Number(f[11]) + Number(f[12]);
-  } catch {
-    return 0;
-  }
 }
 /** Wait until the server process is idle (no background render still running). */
 async function quiesce(pid, maxMs = 10_000) {
@@ -581,14 +572,6 @@ async function oneRun(ctx, track, label) {
 }
 
 // ------------------------------------------------------------------ statistics & report
-function stats(xs) {
-  const v = xs.filter((x) => typeof x === 'number' && Number.isFinite(x)).sort((a, b) => a - b);
-  if (!v.length) return { n: 0, median: null, min: null, max: null };
-  const mid = v.length >> 1;
-  const median = v.length % 2 ? v[mid] : (v[mid - 1] + v[mid]) / 2;
-  return { n: v.length, median, min: v[0], max: v[v.length - 1] };
-}
-
 const ROWS = [
   // [id, figure, definition, target ms or null, getter]
   ['cold.advanced', 'Time to first audio, cold', 'click → currentTime > 0', 100, (r) => r.cold?.advancedMs],

@@ -26,7 +26,7 @@ import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify, parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
-import { harness, startIn } from './harness.mjs';
+import { harness, startIn, stats } from './harness.mjs';
 import { REPO, CHROMIUM, ffmpeg, launch, startServer, tempDir, trackButton, sleep } from '../helpers.mjs';
 
 const run = promisify(execFile);
@@ -45,7 +45,7 @@ const MAX_MIN = opt['max-minutes'] ? Number(opt['max-minutes']) : 3 + 1.5 * RUNS
 const PHASE_MS = 30_000;
 /** What each run starts in (the product's default: adaptive); the change goes to `warm`. */
 const START = opt.preset;
-const { log, cleanups, cleanup } = harness('switch-bench', MAX_MIN * 60_000);
+const { log, cleanups, run: runMain } = harness('switch-bench', MAX_MIN * 60_000);
 
 const loadavg = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).map(Number);
 const loads = [];
@@ -217,13 +217,6 @@ async function oneRun(context, server, track, label) {
   return r;
 }
 
-function stats(xs) {
-  const v = xs.filter((x) => typeof x === 'number' && Number.isFinite(x)).sort((a, b) => a - b);
-  if (!v.length) return { n: 0, median: null, min: null, max: null };
-  const mid = v.length >> 1;
-  return { n: v.length, median: v.length % 2 ? v[mid] : (v[mid - 1] + v[mid]) / 2, min: v[0], max: v[v.length - 1] };
-}
-
 async function main() {
   const dir = await tempDir('sonance-switch-bench-');
   cleanups.push(() => rm(dir, { recursive: true, force: true }));
@@ -298,13 +291,4 @@ async function main() {
   if (opt.json) await writeFile(opt.json, JSON.stringify({ summary, warmup, runs }, null, 2));
 }
 
-main()
-  .then(async () => {
-    await cleanup();
-    process.exit(0);
-  })
-  .catch(async (e) => {
-    log(`failed: ${e?.stack ?? e}`);
-    await cleanup();
-    process.exit(1);
-  });
+runMain(main);
